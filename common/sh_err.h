@@ -1,0 +1,52 @@
+/*
+ * sh_err.h - the one error table of Shoal.
+ *
+ * Design notes.  Every failure that can reach a client or cross a module
+ * boundary is a negative int.  OS failures are -errno (small magnitudes);
+ * Shoal's own codes live in their own range (-9000 .. -9099) so the two
+ * never overlap (libuv / LMDB style).  Each row names the stable API code
+ * that clients see ("busy"), the HTTP status it maps to, and whether a
+ * client may retry the call unchanged.
+ */
+#ifndef SH_ERR_H
+#define SH_ERR_H
+
+#include <stdbool.h>
+
+/* X(NAME, api_code, http_status, retryable, text) */
+#define SH_ERR_MAP(X)                                                          \
+    X(BAD_REQUEST, "bad_request", 400, false, "malformed or invalid request")  \
+    X(NOT_FOUND, "not_found", 404, false, "no such resource")                  \
+    X(CONFLICT, "conflict", 409, false, "conflicts with current state")        \
+    X(BUSY, "busy", 429, true, "mailbox or queue full")                        \
+    X(UNAVAILABLE, "unavailable", 503, true, "temporarily unavailable")        \
+    X(TIMEOUT, "timeout", 504, true, "deadline expired")                       \
+    X(INTERNAL, "internal", 500, false, "internal error")                      \
+    X(MALFORMED, "bad_request", 400, false, "malformed frame")                 \
+    X(TOO_BIG, "bad_request", 400, false, "size limit exceeded")               \
+    X(AUTH, "unavailable", 503, false, "authentication failed")                \
+    X(CLUSTER, "unavailable", 503, false, "cluster name or shard count mismatch") \
+    X(VERSION, "bad_request", 400, false, "unsupported protocol version")      \
+    X(NOMEM, "internal", 500, true, "out of memory")                           \
+    X(CLOSED, "unavailable", 503, true, "closed or shutting down")             \
+    X(FULL, "busy", 429, true, "queue or table full")                          \
+    X(EXISTS, "conflict", 409, false, "already exists")
+
+enum sh_err {
+    SH_ERR_BASE_ = -9000,
+#define SH_ERR_ENUM_(name, code, http, retry, text) SH_E##name,
+    SH_ERR_MAP(SH_ERR_ENUM_)
+#undef SH_ERR_ENUM_
+    SH_ERR_END_
+};
+
+/* "SH_EBUSY: mailbox or queue full"; for -errno, "ENOENT: strerror text". */
+const char *sh_strerror(int err);
+/* The stable API code clients see: "busy", "timeout", ...  -errno maps to "internal". */
+const char *sh_err_name(int err);
+/* HTTP status for the code; 500 for anything unknown. */
+int sh_err_http(int err);
+/* True if a client may retry the same call unchanged. */
+bool sh_err_retryable(int err);
+
+#endif
