@@ -21,6 +21,11 @@
 
 typedef struct tp tp_t;
 
+/* Longest "host:port" accepted anywhere here, incl. NUL (as WIRE_ADDR_MAX). */
+#define TP_ADDR_MAX 64
+/* Fault table bound (tp_fault_set). */
+#define TP_FAULT_MAX 64
+
 /* Receive callback: `frame` (len bytes, malloc'd) belongs to the callee,
  * which frees it with free().  Called on an nng thread. */
 typedef void (*tp_recv_cb)(void *udata, uint8_t *frame, size_t len);
@@ -55,8 +60,10 @@ void tp_free(tp_t *t);
 
 /* Queue `frame` for `addr`.  On 0 the transport owns frame (and frees it
  * once sent or dropped).  SH_EFULL: the peer's queue is full, SH_ECLOSED:
- * transport closing, SH_EFULL also when the peer table is full; on any
- * error the caller still owns frame. */
+ * transport closing, SH_EFULL also when the peer table is full,
+ * SH_EBAD_REQUEST when addr is not "host:port" (port 1..65535, shorter than
+ * TP_ADDR_MAX), -ENOMEM; on any error the caller still owns frame.  A frame
+ * dropped by an injected fault returns 0 (it looks like network loss). */
 int tp_send(tp_t *t, const char *addr, uint8_t *frame, size_t len);
 
 /* Fault injection for tests, the simulator's real-network twin and chaos.
@@ -68,7 +75,10 @@ typedef struct tp_fault {
     bool cut;           /* drop everything both ways */
 } tp_fault_t;
 
-/* 0, SH_EFULL if the fault table is full.  An all-zero fault clears it. */
+/* 0, SH_EFULL if the fault table is full, SH_EBAD_REQUEST for drop_prob
+ * outside [0, 1] or an over-long addr.  An all-zero fault clears it.  When
+ * several entries match a peer (its own and the NULL one) they combine:
+ * cut if any is cut, drop probabilities compose, the longest delay wins. */
 int tp_fault_set(tp_t *t, const char *addr, const tp_fault_t *f);
 void tp_fault_clear_all(tp_t *t);
 /* True if frames from `src_addr` must be dropped (cut link).  The adapter
@@ -84,5 +94,13 @@ typedef struct tp_stats {
 } tp_stats_t;
 
 void tp_stats_get(tp_t *t, tp_stats_t *out);
+
+/* The TCP port the listener actually bound: with bind_addr "host:0" the
+ * kernel picks a free one (tests, ephemeral nodes).  >0, or SH_E*. */
+int tp_bound_port(tp_t *t);
+
+/* Reseed the RNG behind drop_prob (by default seeded from the clock and
+ * pid), so that a test or a chaos run can repeat its drop pattern. */
+void tp_fault_seed(tp_t *t, uint64_t seed);
 
 #endif

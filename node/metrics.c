@@ -1,0 +1,179 @@
+/*
+ * metrics.c - Prometheus text rendering; see metrics.h.
+ *
+ * Design notes.  The exposition is produced on demand from a snapshot (no
+ * metrics registry, no locks): the loop thread owns every counter it
+ * reports, so a scrape is one pass over plain integers.  Counter names end
+ * in _total and gauges do not, as Prometheus naming asks.  The transport's
+ * own drops (send timeouts, send errors, fault-injected drops of outgoing
+ * frames) are merged into the same shoal_frames_dropped_total family as
+ * the adapter's receive-side drops, so one family answers "where do frames
+ * go missing".
+ */
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sh_err.h"
+
+/* A growable text buffer; `failed` sticks after the first allocation error
+ * so callers check once at the end. */
+typedef struct mx_buf {
+    char *p;
+    size_t len, cap;
+    int failed;
+} mx_buf_t;
+
+static void mx_printf(mx_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void mx_printf(mx_buf_t *b, const char *fmt, ...)
+{
+    if (b->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = 1;
+            return;
+        }
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap * 2 + (size_t)n;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->failed = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+}
+
+static void mx_family(mx_buf_t *b, const char *name, const char *type, const char *help)
+{
+    mx_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void mx_value(mx_buf_t *b, const char *name, uint64_t v)
+{
+    mx_printf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static void mx_labeled(mx_buf_t *b, const char *name, const char *label, const char *lv,
+                       uint64_t v)
+{
+    mx_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, lv, (unsigned long long)v);
+}
+
+static void mx_counter(mx_buf_t *b, const char *name, const char *help, uint64_t v)
+{
+    mx_family(b, name, "counter", help);
+    mx_value(b, name, v);
+}
+
+static void mx_in_out(mx_buf_t *b, const char *name, const char *help, uint64_t in,
+                      uint64_t out)
+{
+    mx_family(b, name, "counter", help);
+    mx_labeled(b, name, "dir", "in", in);
+    mx_labeled(b, name, "dir", "out", out);
+}
+
+static void mx_render_swim(mx_buf_t *b, const metrics_snapshot_t *s)
+{
+    mx_family(b, "shoal_members", "gauge", "Members known to this node, by state.");
+    for (int st = SWIM_ALIVE; st <= SWIM_LEFT; st++)
+        mx_labeled(b, "shoal_members", "state", swim_state_name((enum swim_state)st),
+                   s->members[st]);
+    mx_counter(b, "shoal_swim_probes_sent_total", "SWIM direct probes sent.", s->probes_sent);
+    mx_counter(b, "shoal_swim_probes_failed_total",
+               "SWIM probes that got no ack, direct or indirect.", s->probes_failed);
+    mx_counter(b, "shoal_swim_suspicions_total", "Members this node started suspecting.",
+               s->suspicions);
+    mx_counter(b, "shoal_swim_refutations_total",
+               "Suspicions of this node it refuted by bumping its incarnation.",
+               s->refutations);
+    mx_counter(b, "shoal_swim_deaths_declared_total",
+               "Suspects this node declared dead after the suspicion timeout.",
+               s->deaths_declared);
+    mx_family(b, "shoal_swim_awareness", "gauge",
+              "Lifeguard local health score (0 = healthy; higher = slower probing).");
+    mx_value(b, "shoal_swim_awareness", s->awareness);
+}
+
+static void mx_render_frames(mx_buf_t *b, const metrics_snapshot_t *s)
+{
+    mx_in_out(b, "shoal_gossip_bytes_total", "Wire bytes of SWIM frames.", s->gossip_bytes_in,
+              s->gossip_bytes_out);
+    mx_in_out(b, "shoal_frames_total", "Cluster frames received and queued for sending.",
+              s->frames_in, s->frames_out);
+    mx_family(b, "shoal_frames_dropped_total", "counter", "Cluster frames dropped, by reason.");
+    for (int r = 0; r < SWIM_IO_DROP_COUNT; r++)
+        mx_labeled(b, "shoal_frames_dropped_total", "reason", swim_io_drop_name(r),
+                   s->dropped[r]);
+    mx_family(b, "shoal_transport_queued_frames", "gauge",
+              "Frames waiting in the per-peer send queues.");
+    mx_value(b, "shoal_transport_queued_frames", s->queued_frames);
+}
+
+int metrics_render(const metrics_snapshot_t *s, char **out, size_t *len)
+{
+    mx_buf_t b = {.p = malloc(4096), .len = 0, .cap = 4096, .failed = 0};
+    *out = NULL;
+    *len = 0;
+    if (!b.p)
+        return SH_ENOMEM;
+    b.p[0] = '\0';
+    mx_render_swim(&b, s);
+    mx_render_frames(&b, s);
+    if (b.failed) {
+        free(b.p);
+        return SH_ENOMEM;
+    }
+    *out = b.p;
+    *len = b.len;
+    return 0;
+}
+
+void metrics_collect(metrics_snapshot_t *s, const swim_t *core, const swim_io_counters_t *io,
+                     const tp_stats_t *tp)
+{
+    memset(s, 0, sizeof *s);
+    if (core) {
+        size_t counts[4] = {0, 0, 0, 0};
+        swim_count_by_state(core, counts);
+        for (int i = 0; i < 4; i++)
+            s->members[i] = counts[i];
+        swim_stats_t st;
+        swim_stats_get(core, &st);
+        s->probes_sent = st.probes_sent;
+        s->probes_failed = st.probes_failed;
+        s->suspicions = st.suspicions;
+        s->refutations = st.refutations;
+        s->deaths_declared = st.deaths_declared;
+        s->awareness = st.awareness;
+    }
+    if (io) {
+        memcpy(s->dropped, io->dropped, sizeof s->dropped);
+        s->frames_in = io->frames_in;
+        s->frames_out = io->frames_out;
+        s->gossip_bytes_in = io->gossip_bytes_in;
+        s->gossip_bytes_out = io->gossip_bytes_out;
+    }
+    if (tp) {
+        /* queue_full is counted by the adapter from tp_send's SH_EFULL (and
+         * its own inbox); adding tp's drop_queue_full would count it twice. */
+        s->dropped[SWIM_IO_DROP_SEND_TIMEOUT] += tp->drop_send_timeout;
+        s->dropped[SWIM_IO_DROP_SEND_ERROR] += tp->drop_send_error;
+        s->dropped[SWIM_IO_DROP_FAULT] += tp->drop_fault;
+        s->queued_frames = tp->queued_frames;
+    }
+}
