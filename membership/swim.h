@@ -68,7 +68,9 @@ void swim_free(swim_t *s);
 /* Start joining through seed addresses (self's own address is skipped).
  * Sends a full-state sync to each seed and retries every join_retry_ms
  * until one answers.  Returns 0; an empty list makes this node a cluster
- * of one (no error). */
+ * of one (no error).  SH_EBAD_REQUEST (and nothing starts) if a seed is
+ * NULL, empty or longer than SWIM_ADDR_MAX-1; -ENOMEM.  A second call
+ * replaces the seed list. */
 int swim_join(swim_t *s, uint64_t now_ms, const char *const *seeds, size_t n);
 
 /* Graceful leave: self becomes `left` with a higher incarnation and the
@@ -134,6 +136,11 @@ typedef struct swim_stats {
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out; /* payload bytes */
     uint64_t bad_payloads, outbox_dropped, syncs_sent;
     uint32_t awareness; /* current Lifeguard local-health score */
+    /* Added by the core (after the lead's fields, so positional code still
+     * works): news of a new member dropped because the table was full of
+     * live members; ping-reqs not relayed because SWIM_RELAY_MAX were
+     * pending. */
+    uint64_t members_dropped, relays_dropped;
 } swim_stats_t;
 
 void swim_stats_get(const swim_t *s, swim_stats_t *out);

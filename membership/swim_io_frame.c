@@ -200,7 +200,7 @@ static void swim_io_decode_failed(swim_io_t *io, uint64_t now, int rc, const wir
 /* Cluster name and shard count must match ours; 0 if they do. */
 static int swim_io_check_cluster(swim_io_t *io, uint64_t now, const wire_hdr_t *h)
 {
-    char detail[160], theirs[WIRE_CLUSTER_MAX];
+    char detail[256], theirs[WIRE_CLUSTER_MAX];
     if (strncmp(h->cluster, io->cluster, sizeof h->cluster) != 0) {
         swim_io_safe(theirs, sizeof theirs, h->cluster, true);
         snprintf(detail, sizeof detail, "cluster name '%s' != '%s' (sender != receiver)",

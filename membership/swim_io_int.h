@@ -13,7 +13,7 @@
 #define SWIM_IO_INBOX_CAP 8192          /* queued inputs from nng threads */
 #define SWIM_IO_RATE_SLOTS 64           /* peers remembered per rate limiter */
 #define SWIM_IO_REFUSE_INTERVAL_MS 10000 /* one refusal/log per peer per 10 s */
-#define SWIM_IO_REASON_MAX 256
+#define SWIM_IO_REASON_MAX 512
 
 /* Remembers when we last acted for a key (a peer address), so a
  * misconfigured or hostile peer costs one log line and one refusal per

@@ -306,7 +306,7 @@ static void cfg_defaults(cfg_t *c)
     /* An unusable host name is not fatal yet: --id or SHOAL_ID may still
      * provide an id; cfg_check complains if neither does. */
     if (gethostname(host, sizeof host - 1) == 0 && cfg_name_valid(host))
-        snprintf(c->id, sizeof c->id, "%s", host);
+        memcpy(c->id, host, strlen(host) + 1); /* valid => < CFG_ID_MAX */
 }
 
 static int cfg_env(cfg_t *c, char *const envp[], char *err, size_t cap)

@@ -217,7 +217,10 @@ int node_run(node_t *n)
         SH_LOGE("loop_not_empty", "detail=\"handles left open after stop\"");
         return SH_EINTERNAL;
     }
-    SH_LOGI("node_stopped", "id=%s incarnation=%u", n->cfg.id, n->incarnation);
+    swim_member_view_t self;
+    if (swim_member_find(swim_io_core(n->io), n->cfg.id, &self) != 0)
+        self.incarnation = n->incarnation;
+    SH_LOGI("node_stopped", "id=%s incarnation=%u", n->cfg.id, self.incarnation);
     return 0;
 }
 

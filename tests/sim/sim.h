@@ -105,7 +105,9 @@ typedef struct sim_node {
     uint32_t inc_next;   /* starting incarnation of the next (re)start */
     uint64_t wake_at;    /* the armed wake-up, UINT64_MAX if none */
     uint64_t started_at; /* virtual ms of the last (re)start */
+    uint64_t last_tick_at;
     uint32_t same_now_ticks; /* livelock guard */
+    uint64_t steps;          /* inputs handled by the current core */
     int group;           /* partition group */
     sim_pending_t pending;
     sim_traffic_t tx;
@@ -188,6 +190,12 @@ uint64_t sim_run_until_pred(sim_t *s, uint64_t deadline, uint32_t step_ms,
  * alive, and every other started node as not alive.  Cheap prefilter on
  * swim_count_by_state, then a full table walk. */
 bool sim_converged(sim_t *s, void *unused);
+/* Run until sim_converged, polled every 10 ms; past deadline, explain and
+ * fail naming `what`.  Returns the time of convergence. */
+uint64_t sim_converge(sim_t *s, uint64_t deadline, const char *what);
+/* Print up to max lines "observer sees member state inc, expected ..."
+ * for what keeps sim_converged false (to stderr, for failure reports). */
+void sim_explain(sim_t *s, int max);
 /* Full consistency sweep: invariants of every running core, and every
  * table entry equal to the view its events reported. */
 void sim_check_all(sim_t *s);
@@ -195,6 +203,22 @@ void sim_check_all(sim_t *s);
 /* Node index from an id ("n0042") or address; -1 if not one of ours. */
 int sim_node_index(const sim_t *s, const char *id_or_addr);
 size_t sim_nodes_running(const sim_t *s); /* UP + PAUSED */
+
+/* Start node 0 alone now, then nodes 1..n-1 at sorted uniform times in
+ * (now, now + spread_ms], each joining through node 0 (the process runs
+ * the world up to each start).  Returns the time of the last start. */
+uint64_t sim_boot(sim_t *s, uint32_t n, uint64_t spread_ms);
+
+/* ---- timing bounds from the protocol parameters (see README.md) ------- */
+
+/* Lifeguard suspicion timeout bounds for a cluster of n:
+ * min = alpha * max(1, log10 n) * T,  max = beta * min. */
+uint64_t sim_susp_min_ms(const swim_config_t *c, size_t n);
+uint64_t sim_susp_max_ms(const swim_config_t *c, size_t n);
+/* Times each node retransmits an update: lambda * ceil(log10(n + 1)). */
+uint32_t sim_retransmits(const swim_config_t *c, size_t n);
+/* Gossip dissemination bound: retransmits(n) protocol periods. */
+uint64_t sim_dissem_ms(const swim_config_t *c, size_t n);
 
 /* ---- runs, seeds and failure reports (sim_net.c) ---------------------- */
 

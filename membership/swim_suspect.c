@@ -1,0 +1,225 @@
+/*
+ * swim_suspect.c - Lifeguard suspicion timers and local health.
+ *
+ * Design notes.
+ *
+ * Suspicion (SWIM §4.2, Lifeguard §IV-B "dynamic suspicion timeout").  A
+ * suspect is declared dead when its timer runs out unless it refutes.  The
+ * timer starts long and shrinks as independent accusers confirm it:
+ *
+ *   min     = suspicion_mult * max(1, log10(N)) * probe_interval
+ *   max     = suspicion_max_mult * min
+ *   timeout = max(min, max - (max - min) * log(C + 1) / log(K + 1))
+ *
+ * with N = alive + suspect members (incl. self) when the suspicion starts,
+ * C = distinct accusers heard after the first one (a relay of the same
+ * accusation is not a confirmation: updates carry the accuser), K =
+ * indirect_k, the number of confirmations we could expect, and the timeout
+ * counted from when *we* started suspecting.  With the defaults and N = 10:
+ * min = 4 s, max = 24 s; C = 0 -> 24 s, 1 -> 14 s, 2 -> 8.2 s, 3 -> 4 s.
+ * A lone slow node that accuses everyone thus needs 24 s to kill anyone,
+ * while a really dead member, which every prober accuses, goes in ~4-8 s.
+ *
+ * Refused connections.  swim_peer_unreachable (the transport saw the TCP
+ * connection drop) caps the timeout at refused_suspicion_ms.  A process
+ * killed with kill -9 has its sockets closed by the kernel, so the hint is
+ * strong evidence; a process paused with SIGSTOP, or behind a partition,
+ * keeps its connections and produces no hint, so it still gets the full
+ * Lifeguard timeout and time to refute.  Never longer than the normal
+ * timeout: a hint can only hasten a verdict.
+ *
+ * Timers live in a binary min-heap keyed (deadline, slot), so ticks and
+ * swim_next_deadline cost O(1) and a change costs O(log N), never a scan.
+ *
+ * Local health (Lifeguard §IV-A).  awareness in [0, awareness_max] rises
+ * by one for each probe without an ack, for each NACK a ping-req relay
+ * owed us and did not send, and for each suspicion of ourselves we had to
+ * refute; it falls by one for each acked probe.  The probe period and the
+ * probe timeout are multiplied by (awareness + 1), so a node that is slow
+ * (CPU starved, GC, swapping) probes less and waits longer instead of
+ * accusing healthy members.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "sh_assert.h"
+#include "swim_int.h"
+
+uint64_t swim_suspicion_timeout(uint64_t min_ms, uint64_t max_ms, uint32_t c,
+                                uint32_t k)
+{
+    if (k < 1 || max_ms <= min_ms)
+        return min_ms;
+    double frac = log((double)c + 1.0) / log((double)k + 1.0);
+    double to = (double)max_ms - (double)(max_ms - min_ms) * frac;
+    return to < (double)min_ms ? min_ms : (uint64_t)to;
+}
+
+void swim_awareness_add(swim_t *s, int delta)
+{
+    int64_t a = (int64_t)s->awareness + delta;
+    if (a < 0)
+        a = 0;
+    if (a > (int64_t)s->cfg.awareness_max)
+        a = s->cfg.awareness_max;
+    s->awareness = (uint32_t)a;
+}
+
+/* ---- heap of suspects by (deadline, slot) ------------------------------ */
+
+static bool heap_less(const swim_t *s, uint32_t a, uint32_t b)
+{
+    uint64_t da = s->m[a].susp_deadline_ms, db = s->m[b].susp_deadline_ms;
+    return da < db || (da == db && a < b);
+}
+
+static void heap_put(swim_t *s, uint32_t i, uint32_t slot)
+{
+    s->heap[i] = slot;
+    s->m[slot].heap_pos = (int32_t)i;
+}
+
+static void heap_up(swim_t *s, uint32_t i)
+{
+    uint32_t slot = s->heap[i];
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (!heap_less(s, slot, s->heap[p]))
+            break;
+        heap_put(s, i, s->heap[p]);
+        i = p;
+    }
+    heap_put(s, i, slot);
+}
+
+static void heap_down(swim_t *s, uint32_t i)
+{
+    uint32_t slot = s->heap[i];
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= s->heap_n)
+            break;
+        if (c + 1 < s->heap_n && heap_less(s, s->heap[c + 1], s->heap[c]))
+            c++;
+        if (!heap_less(s, s->heap[c], slot))
+            break;
+        heap_put(s, i, s->heap[c]);
+        i = c;
+    }
+    heap_put(s, i, slot);
+}
+
+/* Insert slot, or restore the order after its deadline moved. */
+static void heap_fix(swim_t *s, uint32_t slot)
+{
+    int32_t pos = s->m[slot].heap_pos;
+    if (pos == SWIM_NONE) {
+        pos = (int32_t)s->heap_n++;
+        heap_put(s, (uint32_t)pos, slot);
+    }
+    heap_up(s, (uint32_t)pos);
+    heap_down(s, (uint32_t)s->m[slot].heap_pos);
+}
+
+void swim_heap_remove(swim_t *s, uint32_t slot)
+{
+    int32_t pos = s->m[slot].heap_pos;
+    if (pos == SWIM_NONE)
+        return;
+    s->m[slot].heap_pos = SWIM_NONE;
+    uint32_t last = s->heap[--s->heap_n];
+    if ((uint32_t)pos == s->heap_n)
+        return;
+    heap_put(s, (uint32_t)pos, last);
+    heap_up(s, (uint32_t)pos);
+    heap_down(s, (uint32_t)s->m[last].heap_pos);
+}
+
+void swim_heap_check(const swim_t *s)
+{
+    for (uint32_t i = 0; i < s->heap_n; i++) {
+        uint32_t slot = s->heap[i];
+        SH_ASSERT(slot < s->n && s->m[slot].heap_pos == (int32_t)i);
+        SH_ASSERT(s->m[slot].state == SWIM_SUSPECT);
+        if (i > 0)
+            SH_ASSERT(!heap_less(s, slot, s->heap[(i - 1) / 2]));
+    }
+}
+
+/* ---- suspicions ---------------------------------------------------------- */
+
+static void deadline_update(swim_t *s, uint32_t slot)
+{
+    swim_member_t *m = &s->m[slot];
+    uint64_t to = swim_suspicion_timeout(m->susp_min_ms, m->susp_max_ms,
+                                         (uint32_t)m->susp_n - 1,
+                                         s->cfg.indirect_k);
+    if (m->susp_refused && s->cfg.refused_suspicion_ms < to)
+        to = s->cfg.refused_suspicion_ms;
+    m->susp_deadline_ms = m->susp_start_ms + to;
+    heap_fix(s, slot);
+}
+
+void swim_suspect_arm(swim_t *s, uint64_t t, uint32_t slot, swim_str_t by,
+                      bool refused)
+{
+    swim_member_t *m = &s->m[slot];
+    double n = (double)s->counts[SWIM_ALIVE] + s->counts[SWIM_SUSPECT];
+    double lg = n > 10.0 ? log10(n) : 1.0;
+    m->susp_min_ms = (uint64_t)(s->cfg.suspicion_mult * lg *
+                                s->cfg.probe_interval_ms);
+    m->susp_max_ms = (uint64_t)s->cfg.suspicion_max_mult * m->susp_min_ms;
+    m->susp_start_ms = t;
+    m->susp_n = 1;
+    m->susp_by[0] = (uint32_t)swim_hash(by.p, by.len);
+    m->susp_refused = refused;
+    deadline_update(s, slot);
+}
+
+void swim_suspect_begin(swim_t *s, uint64_t t, uint32_t slot, uint32_t inc,
+                        swim_str_t by, bool refused)
+{
+    s->st.suspicions++;
+    swim_member_set(s, t, slot, SWIM_SUSPECT, inc, by);
+    swim_suspect_arm(s, t, slot, by, refused);
+}
+
+/* Another member accuses the same incarnation.  A new accuser shortens the
+ * timer and is re-gossiped (so others count it too); a known one is a
+ * relay of old news and changes nothing. */
+void swim_suspect_confirm(swim_t *s, uint64_t t, uint32_t slot, swim_str_t by)
+{
+    swim_member_t *m = &s->m[slot];
+    uint32_t h = (uint32_t)swim_hash(by.p, by.len);
+    for (uint32_t i = 0; i < m->susp_n; i++)
+        if (m->susp_by[i] == h)
+            return;
+    if (m->susp_n >= SWIM_CONFIRM_MAX)
+        return;
+    m->susp_by[m->susp_n++] = h;
+    deadline_update(s, slot);
+    swim_gossip_queue(s, slot, by);
+}
+
+void swim_suspect_refused(swim_t *s, uint32_t slot)
+{
+    if (s->m[slot].susp_refused)
+        return;
+    s->m[slot].susp_refused = true;
+    deadline_update(s, slot);
+}
+
+uint64_t swim_suspect_next(const swim_t *s)
+{
+    return s->heap_n ? s->m[s->heap[0]].susp_deadline_ms : UINT64_MAX;
+}
+
+void swim_suspect_expire(swim_t *s, uint64_t t)
+{
+    SH_ASSERT(s->heap_n > 0);
+    uint32_t slot = s->heap[0];
+    SH_ASSERT(s->m[slot].susp_deadline_ms <= t);
+    s->st.deaths_declared++;
+    swim_member_set(s, t, slot, SWIM_DEAD, s->m[slot].incarnation,
+                    swim_str_of(NULL));
+}
