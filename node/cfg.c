@@ -380,7 +380,8 @@ size_t cfg_usage(char *buf, size_t cap)
     size_t n = 0;
 #define CFG_PUT(...)                                                           \
     do {                                                                       \
-        int k_ = snprintf(buf + (n < cap ? n : cap), n < cap ? cap - n : 0,    \
+        /* snprintf(NULL, 0) only measures: no pointer arithmetic on NULL. */  \
+        int k_ = snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0,     \
                           __VA_ARGS__);                                        \
         n += (size_t)(k_ > 0 ? k_ : 0);                                        \
     } while (0)

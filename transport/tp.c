@@ -384,7 +384,7 @@ static int tp_peer_get(tp_t *t, const char *addr, const char *url, tp_peer_t **o
     pthread_mutex_lock(&t->mu);
     *out = tp_peer_find_locked(t, addr);
     if (*out == NULL && t->npeers >= t->cfg.max_peers) {
-        t->st.drop_queue_full++;
+        t->st.drop_queue_full++; /* same answer as a full queue, same counter */
         rc = SH_EFULL;
     }
     pthread_mutex_unlock(&t->mu);

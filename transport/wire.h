@@ -68,7 +68,8 @@ void wire_limits_default(wire_limits_t *lim);
 /* Encode a frame.  On 0, *out is a malloc'd buffer of *out_len bytes owned by
  * the caller (free()).  SH_ETOO_BIG if the frame would exceed frame_max,
  * SH_EBAD_REQUEST for over-long strings, -ENOMEM.  h->flags is ignored and
- * computed here. */
+ * computed here; h->version 0 means WIRE_VERSION.  key NULL signs with the
+ * empty secret; lim NULL (here and in wire_decode) means the defaults. */
 int wire_encode(const wire_key_t *key, const wire_limits_t *lim,
                 const wire_hdr_t *h, const uint8_t *payload, size_t len,
                 uint8_t **out, size_t *out_len);

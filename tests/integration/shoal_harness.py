@@ -39,6 +39,7 @@ SANITIZED = os.environ.get("SHOAL_SANITIZED", "") not in ("", "0")
 SCALE = 3.0 if SANITIZED else 1.0
 SECRET = "integration-secret"
 
+SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:")
 _children = []   # every Popen we started, for the atexit reaper
 _clusters = []   # every Cluster, to print logs on failure
 
@@ -309,6 +310,32 @@ class Cluster:
             if m is None or any(i not in m or m[i]["state"] != state for i in ids):
                 return False
         return True
+
+    def shutdown(self):
+        """SIGTERM every running node (resuming paused ones), wait, and return
+        a list of problems: a non-zero exit status (a leak or crash under
+        ASan ends that way) or a sanitizer report in any node's log.  Nodes
+        that do not stop in time are killed and reported."""
+        problems = []
+        for n in self.running():
+            n.proc.send_signal(signal.SIGCONT)
+            n.proc.send_signal(signal.SIGTERM)
+        for n in self.nodes.values():
+            if n.proc is None:
+                continue
+            try:
+                rc = n.proc.wait(timeout=scaled(15))
+                if rc not in (0, -signal.SIGKILL):  # -9: killed on purpose by a test
+                    problems.append(f"{n.id} exited with status {rc}")
+            except subprocess.TimeoutExpired:
+                problems.append(f"{n.id} did not stop within {scaled(15):.0f}s of SIGTERM")
+        self.close()
+        for n in self.nodes.values():
+            for line in n.log_text().splitlines():
+                if SANITIZER_RE.search(line):
+                    problems.append(f"{n.id}: {line.strip()}")
+                    break
+        return problems
 
     def close(self):
         """Kill whatever still runs.  The directory stays until main() knows

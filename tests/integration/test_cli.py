@@ -52,7 +52,9 @@ class TestCli(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.c.close()
+        problems = cls.c.shutdown()
+        if problems:
+            raise AssertionError("at shutdown: " + "; ".join(problems))
 
     def test_members_table(self):
         r = ctl("--node", self.n1.http, "members")

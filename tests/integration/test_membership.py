@@ -62,7 +62,9 @@ class TestLifecycle(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.c.close()
+        problems = cls.c.shutdown()
+        if problems:
+            raise AssertionError("at shutdown: " + "; ".join(problems))
 
     def test_01_five_nodes_all_alive(self):
         for v in self.nodes:
@@ -201,7 +203,9 @@ class TestRefusal(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.c.close()
+        problems = cls.c.shutdown()
+        if problems:
+            raise AssertionError("at shutdown: " + "; ".join(problems))
 
     def check_refused(self, idx, log_reason, metric_reason, args=(), env=None):
         """Start newcomer nK seeded with n1 and check it is refused: n1 logs
@@ -265,7 +269,9 @@ class TestGarbage(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.c.close()
+        problems = cls.c.shutdown()
+        if problems:
+            raise AssertionError("at shutdown: " + "; ".join(problems))
 
     def assert_still_working(self):
         ids = [n.id for n in self.nodes]

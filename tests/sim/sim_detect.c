@@ -92,7 +92,7 @@ static void det_one(uint64_t seed, void *udata)
         r.detected_at[i] = UINT64_MAX;
     sim_t *s = sim_new(&cfg, seed);
 
-    uint64_t last = sim_boot(s, c->n, c->spread_ms);
+    uint64_t last = sim_boot(s, c->n, getenv("XSPREAD") ? strtoull(getenv("XSPREAD"),0,0) : c->spread_ms);
     uint64_t conv_deadline = last + sim_dissem_ms(&cfg.swim, c->n) +
                              cfg.swim.pushpull_interval_ms;
     if (getenv("XCONV")) conv_deadline = last + 600000;

@@ -135,14 +135,14 @@ static void ck_same_shots(const shot_t *a, const shot_t *b, uint32_t shards)
 static uint32_t load_owned(const stab_t *t, const char *id)
 {
     uint32_t owned = 0, held = 0;
-    EXPECT((stab_member_load(t, id, &owned, &held)) == (0));
+    EXPECT(stab_member_load(t, id, &owned, &held) == 0);
     return owned;
 }
 
 static uint32_t load_held(const stab_t *t, const char *id)
 {
     uint32_t owned = 0, held = 0;
-    EXPECT((stab_member_load(t, id, &owned, &held)) == (0));
+    EXPECT(stab_member_load(t, id, &owned, &held) == 0);
     return held;
 }
 
