@@ -95,7 +95,7 @@ static void det_one(uint64_t seed, void *udata)
     uint64_t last = sim_boot(s, c->n, getenv("XSPREAD") ? strtoull(getenv("XSPREAD"),0,0) : c->spread_ms);
     uint64_t conv_deadline = last + sim_dissem_ms(&cfg.swim, c->n) +
                              cfg.swim.pushpull_interval_ms;
-    if (getenv("XCONV")) conv_deadline = last + 600000;
+    if (getenv("XCONV")) conv_deadline = last + strtoull(getenv("XCONV"),0,0);
     uint64_t ct = sim_converge(s, conv_deadline, "initial join");
     printf("conv %llu after last\n", (unsigned long long)(ct - last));
 
