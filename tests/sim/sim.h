@@ -209,6 +209,13 @@ size_t sim_nodes_running(const sim_t *s); /* UP + PAUSED */
  * the world up to each start).  Returns the time of the last start. */
 uint64_t sim_boot(sim_t *s, uint32_t n, uint64_t spread_ms);
 
+/* sim_boot, then run until converged.  This is setup, not a claim (the
+ * join100 scenario makes the claim): the deadline is a generous
+ * last start + retransmits(n) * T + 10 push-pull intervals.  Returns the
+ * convergence time; *last_start gets the time of the last start. */
+uint64_t sim_boot_converged(sim_t *s, uint32_t n, uint64_t spread_ms,
+                            uint64_t *last_start);
+
 /* ---- timing bounds from the protocol parameters (see README.md) ------- */
 
 /* Lifeguard suspicion timeout bounds for a cluster of n:

@@ -584,6 +584,17 @@ uint64_t sim_boot(sim_t *s, uint32_t n, uint64_t spread_ms)
     return last;
 }
 
+uint64_t sim_boot_converged(sim_t *s, uint32_t n, uint64_t spread_ms,
+                            uint64_t *last_start)
+{
+    uint64_t last = sim_boot(s, n, spread_ms);
+    if (last_start)
+        *last_start = last;
+    return sim_converge(s, last + sim_dissem_ms(&s->cfg.swim, n) +
+                               10ull * s->cfg.swim.pushpull_interval_ms,
+                        "initial join");
+}
+
 static double sim_log10_floor1(size_t n)
 {
     double l = log10((double)(n ? n : 1));
