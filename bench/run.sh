@@ -8,6 +8,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 status=0
 for b in "$here"/membership.py; do
   echo "bench: $(basename "$b")"
-  python3 "$b" "$build" || { echo "bench: $(basename "$b") FAILED"; status=1; }
+  PYTHONDONTWRITEBYTECODE=1 python3 "$b" "$build" || { echo "bench: $(basename "$b") FAILED"; status=1; }
 done
 exit $status

@@ -1,6 +1,8 @@
 /* sh_err.c - the error table's lookups; see sh_err.h. */
 #include "sh_err.h"
 
+#include "shoal/error.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +17,7 @@ struct sh_err_row {
 };
 
 static const struct sh_err_row sh_err_rows[] = {
-#define SH_ERR_ROW_(name, api, http, retry, text)                              \
+#define SH_ERR_ROW_(name, num, api, http, retry, text)                              \
     {SH_E##name, "SH_E" #name ": " text, api, http, retry, text},
     SH_ERR_MAP(SH_ERR_ROW_)
 #undef SH_ERR_ROW_
@@ -64,3 +66,15 @@ bool sh_err_retryable(int err)
     const struct sh_err_row *row = sh_err_find(err);
     return row ? row->retry : false;
 }
+
+/* The public codes (include/shoal/error.h) are the same numbers. */
+_Static_assert((int)SHOAL_EBAD_REQUEST == (int)SH_EBAD_REQUEST, "public code drift");
+_Static_assert((int)SHOAL_ENOT_FOUND == (int)SH_ENOT_FOUND, "public code drift");
+_Static_assert((int)SHOAL_ECONFLICT == (int)SH_ECONFLICT, "public code drift");
+_Static_assert((int)SHOAL_EBUSY == (int)SH_EBUSY, "public code drift");
+_Static_assert((int)SHOAL_EUNAVAILABLE == (int)SH_EUNAVAILABLE, "public code drift");
+_Static_assert((int)SHOAL_ETIMEOUT == (int)SH_ETIMEOUT, "public code drift");
+_Static_assert((int)SHOAL_EINTERNAL == (int)SH_EINTERNAL, "public code drift");
+_Static_assert((int)SHOAL_ETOO_BIG == (int)SH_ETOO_BIG, "public code drift");
+_Static_assert((int)SHOAL_EEXISTS == (int)SH_EEXISTS, "public code drift");
+_Static_assert((int)SHOAL_ECORRUPT == (int)SH_ECORRUPT, "public code drift");

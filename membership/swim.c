@@ -368,7 +368,8 @@ int swim_recv(swim_t *s, uint64_t now_ms, const char *from_addr,
 {
     if (s->left)
         return 0;
-    timers_run(s, now_ms);
+    /* Decode first: a bad payload changes nothing but a counter, not even
+     * the timers (the driver still ticks at the deadlines). */
     swim_msg_t m;
     int rc = swim_msg_decode(payload, len, s->cfg.payload_max_bytes, &m);
     if (rc) {
@@ -376,6 +377,7 @@ int swim_recv(swim_t *s, uint64_t now_ms, const char *from_addr,
             s->st.bad_payloads++;
         return rc;
     }
+    timers_run(s, now_ms);
     s->st.msgs_in++;
     s->st.bytes_in += len;
     /* Our own id: a loop through a seed list naming us under another

@@ -60,7 +60,12 @@ void swim_config_default(swim_config_t *cfg);
 typedef struct swim swim_t;
 
 /* Create a core whose table holds only self (alive).  0, SH_EBAD_REQUEST for
- * a bad config (empty/too long id or addr), -ENOMEM.  The caller owns *out. */
+ * a bad config (empty/too long id or addr), -ENOMEM.  The caller owns *out.
+ * Also SH_EBAD_REQUEST for a zero max_members, probe interval or timeout,
+ * push-pull, reconnect or join-retry interval, suspicion_mult or
+ * suspicion_max_mult, for payload_max_bytes < 640, or for
+ * gossip_max_bytes > payload_max_bytes - 320.  The first output is the
+ * is_new event for self. */
 int swim_new(swim_t **out, const swim_config_t *cfg, uint64_t now_ms);
 /* Frees everything, including undrained outputs.  Accepts NULL. */
 void swim_free(swim_t *s);
@@ -92,7 +97,10 @@ void swim_peer_unreachable(swim_t *s, uint64_t now_ms, const char *addr);
 
 /* Run due timers: probes, probe timeouts, suspicion expiry, sync, join retry. */
 void swim_tick(swim_t *s, uint64_t now_ms);
-/* Earliest time at which swim_tick has work; UINT64_MAX if none. */
+/* Earliest time at which swim_tick has work; UINT64_MAX if none (or after
+ * swim_leave).  Every call runs the timers due at its now_ms, so after any
+ * call the deadline is later than that now_ms; ticking only at deadlines
+ * behaves exactly like ticking every millisecond. */
 uint64_t swim_next_deadline(const swim_t *s);
 
 enum swim_out_kind { SWIM_OUT_SEND = 1, SWIM_OUT_EVENT = 2 };
@@ -112,7 +120,9 @@ typedef struct swim_out {
     char to_addr[SWIM_ADDR_MAX];
     uint8_t *payload;
     size_t len;
-    /* SWIM_OUT_EVENT: a member's state or incarnation changed (also self). */
+    /* SWIM_OUT_EVENT: a member's state or incarnation changed (also self).
+     * A DEAD/LEFT member evicted from a full table to make room for a new
+     * one produces no event; it simply stops being listed. */
     swim_member_view_t member;
     enum swim_state old_state;
     bool is_new; /* first time this member is seen */

@@ -32,6 +32,7 @@
 typedef struct swim_member {
     char id[SWIM_ID_MAX];
     char addr[SWIM_ADDR_MAX];
+    uint8_t id_len, addr_len; /* strlen of id and addr */
     uint8_t state; /* enum swim_state */
     bool in_probe; /* queued in the probe list at or after probe_pos */
     bool susp_refused; /* suspicion started by a transport hint */
@@ -142,8 +143,9 @@ int32_t swim_table_find(const swim_t *s, const char *id, size_t len);
 void swim_member_set(swim_t *s, uint64_t t, uint32_t slot,
                      enum swim_state st, uint32_t inc, swim_str_t by);
 /* Apply one update under SWIM §4.2 precedence.  `sender` stands in for a
- * missing accuser.  `from_sync`: a DEAD from a full-state merge is taken
- * as SUSPECT (memberlist's practice: a sync must not kill directly). */
+ * missing accuser.  `from_sync`: the update comes from a full-state merge,
+ * whose SUSPECT/DEAD verdicts on known third parties are ignored (see
+ * swim_table.c). */
 void swim_update_apply(swim_t *s, uint64_t t, const swim_update_t *u,
                        swim_str_t sender, bool from_sync);
 /* True if news (ns, ni) overrides what we hold (cs, ci). */

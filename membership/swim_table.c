@@ -31,6 +31,20 @@
  * left member we never knew is nothing to us.  News about ourselves that
  * is not alive at our incarnation is refuted (incarnation + 1).
  *
+ * Full-state merges (push-pull, join, reconnect) are more careful than
+ * gossip: a SYNC is one node's whole opinion, possibly formed on the other
+ * side of a partition.  From it we take alive news (precedence already
+ * discards stale ones), LEFT (only the member itself issues it), strangers
+ * that are alive or suspect, and anything about ourselves (a DEAD entry
+ * about us is what makes a healed partition refute).  We ignore its
+ * SUSPECT/DEAD verdicts on members we know: memberlist turns them into
+ * suspicions, but at a partition heal every SYNC from the other side then
+ * accuses our healthy neighbours, each sender counting as an independent
+ * Lifeguard confirmation, and the shortened timeout killed members before
+ * their refutation spread (found by tests/sim partition/n=20).  A member
+ * that really died is found by our own probes; gossip still carries
+ * verdicts, which are fresh by construction.
+ *
  * Not here: timers (swim_suspect.c), dissemination (swim_gossip.c).
  */
 #include <errno.h>
@@ -105,7 +119,7 @@ int32_t swim_table_find(const swim_t *s, const char *id, size_t len)
     uint64_t h = swim_hash(id, len);
     for (uint32_t i = s->hbuckets[h & s->hmask]; i; i = s->m[i - 1].hnext) {
         const swim_member_t *m = &s->m[i - 1];
-        if (m->id_hash == h && strlen(m->id) == len && !memcmp(m->id, id, len))
+        if (m->id_hash == h && m->id_len == len && !memcmp(m->id, id, len))
             return (int32_t)(i - 1);
     }
     return SWIM_NONE;
@@ -234,6 +248,8 @@ static int32_t table_add(swim_t *s, uint64_t t, swim_str_t id, swim_str_t addr,
     m->in_probe = in_probe;
     memcpy(m->id, id.p, id.len);
     memcpy(m->addr, addr.p, addr.len);
+    m->id_len = (uint8_t)id.len;
+    m->addr_len = (uint8_t)addr.len;
     m->id_hash = swim_hash(m->id, id.len);
     m->state = (uint8_t)st;
     m->incarnation = inc;
@@ -290,14 +306,14 @@ void swim_update_apply(swim_t *s, uint64_t t, const swim_update_t *u,
                        swim_str_t sender, bool from_sync)
 {
     enum swim_state ns = (enum swim_state)u->state;
-    if (from_sync && ns == SWIM_DEAD)
-        ns = SWIM_SUSPECT;
     swim_str_t by = u->by.len ? u->by : sender;
     int32_t slot = swim_table_find(s, u->id.p, u->id.len);
     if (slot == 0) {
         self_news(s, t, ns, u->incarnation);
         return;
     }
+    if (from_sync && slot != SWIM_NONE && (ns == SWIM_SUSPECT || ns == SWIM_DEAD))
+        return; /* another node's verdict on a third party: see the notes */
     if (slot == SWIM_NONE) {
         if (ns != SWIM_ALIVE && ns != SWIM_SUSPECT)
             return;
@@ -321,10 +337,12 @@ void swim_update_apply(swim_t *s, uint64_t t, const swim_update_t *u,
             swim_suspect_confirm(s, t, (uint32_t)slot, by);
         return;
     }
-    if (ns == SWIM_ALIVE && !swim_str_eq(u->addr, swim_str_of(m->addr))) {
+    swim_str_t addr = {m->addr, m->addr_len};
+    if (ns == SWIM_ALIVE && !swim_str_eq(u->addr, addr)) {
         /* A restarted member may come back on another address. */
         memset(m->addr, 0, sizeof(m->addr));
         memcpy(m->addr, u->addr.p, u->addr.len);
+        m->addr_len = (uint8_t)u->addr.len;
     }
     if (ns == SWIM_SUSPECT)
         swim_suspect_begin(s, t, (uint32_t)slot, u->incarnation, by, false);
@@ -338,8 +356,10 @@ void swim_member_view_update(const swim_t *s, uint32_t slot, swim_update_t *u,
                              bool with_by)
 {
     const swim_member_t *m = &s->m[slot];
-    u->id = swim_str_of(m->id);
-    u->addr = swim_str_of(m->addr);
+    u->id.p = m->id;
+    u->id.len = m->id_len;
+    u->addr.p = m->addr;
+    u->addr.len = m->addr_len;
     u->state = m->state;
     u->incarnation = m->incarnation;
     u->by = swim_str_of(NULL);
@@ -376,7 +396,8 @@ void swim_table_check(const swim_t *s)
         const swim_member_t *m = &s->m[i];
         SH_ASSERT(m->state <= SWIM_LEFT);
         SH_ASSERT(m->id[0] && m->addr[0]);
-        SH_ASSERT(swim_table_find(s, m->id, strlen(m->id)) == (int32_t)i);
+        SH_ASSERT(m->id_len == strlen(m->id) && m->addr_len == strlen(m->addr));
+        SH_ASSERT(swim_table_find(s, m->id, m->id_len) == (int32_t)i);
         counts[m->state]++;
         if (i == 0)
             continue;

@@ -85,6 +85,11 @@ class WaitTimeout(AssertionError):
     pass
 
 
+class Fatal(AssertionError):
+    """Raised by a wait_until condition to stop waiting at once (e.g. the
+    process it waits for has exited): waiting longer cannot help."""
+
+
 def wait_until(cond, timeout, what, interval=0.1):
     """Poll cond() until it returns a truthy value or `timeout` seconds pass.
 
@@ -98,6 +103,8 @@ def wait_until(cond, timeout, what, interval=0.1):
             last = cond()
             if last:
                 return last
+        except Fatal:
+            raise
         except Exception as e:  # noqa: BLE001 - reported below
             last = f"{type(e).__name__}: {e}"
         if time.monotonic() >= deadline:
@@ -203,7 +210,8 @@ class Node:
         """Until /healthz answers 200 (the process is serving)."""
         def ok():
             if not self.running():
-                raise AssertionError(f"{self.id} exited with {self.proc.returncode}")
+                raise Fatal(f"{self.id} exited with status {self.proc.returncode} "
+                            f"before serving (see {self.log_path})")
             return self.get("/healthz", timeout=1)[0] == 200
         wait_until(ok, timeout or scaled(10), f"{self.id} /healthz 200")
         return self

@@ -185,7 +185,7 @@ class TestLifecycle(unittest.TestCase):
         self.assertEqual(seen_dead, [], "a graceful leave must never show as dead")
         self.assertTrue(self.c.all_see(["n1", "n3", "n4", "n5"], "alive", others))
         self.assertEqual(len(victim.log_grep("node_stopped")), 1)
-        wait_until(lambda: all(v.log_grep("member_left", "n2") for v in others), scaled(5),
+        wait_until(lambda: all(v.log_grep("member_left", id="n2") for v in others), scaled(5),
                    "member_left n2 logged by every survivor")
 
 

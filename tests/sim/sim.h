@@ -105,8 +105,6 @@ typedef struct sim_node {
     uint32_t inc_next;   /* starting incarnation of the next (re)start */
     uint64_t wake_at;    /* the armed wake-up, UINT64_MAX if none */
     uint64_t started_at; /* virtual ms of the last (re)start */
-    uint64_t last_tick_at;
-    uint32_t same_now_ticks; /* livelock guard */
     uint64_t steps;          /* inputs handled by the current core */
     int group;           /* partition group */
     sim_pending_t pending;
@@ -150,6 +148,7 @@ struct sim {
     sim_node_t *nodes;
     sim_view_t *view; /* n_nodes * n_nodes shadow views, [observer][member] */
     sim_counters_t ctr;
+    const char *trace; /* SHOAL_SIM_TRACE: a node id to trace, or NULL */
 };
 
 /* Defaults: sim_net_cfg_default, swim_config_default, check_every 1. */
@@ -211,7 +210,7 @@ uint64_t sim_boot(sim_t *s, uint32_t n, uint64_t spread_ms);
 
 /* sim_boot, then run until converged.  This is setup, not a claim (the
  * join100 scenario makes the claim): the deadline is a generous
- * last start + retransmits(n) * T + 10 push-pull intervals.  Returns the
+ * last start + retransmits(n) * T + 10 push-pull periods.  Returns the
  * convergence time; *last_start gets the time of the last start. */
 uint64_t sim_boot_converged(sim_t *s, uint32_t n, uint64_t spread_ms,
                             uint64_t *last_start);
@@ -224,6 +223,9 @@ uint64_t sim_susp_min_ms(const swim_config_t *c, size_t n);
 uint64_t sim_susp_max_ms(const swim_config_t *c, size_t n);
 /* Times each node retransmits an update: lambda * ceil(log10(n + 1)). */
 uint32_t sim_retransmits(const swim_config_t *c, size_t n);
+/* Push-pull period at n members, memberlist's pushPullScale as in
+ * membership/swim_sync.c: interval * (1 + doublings from 32 up to n). */
+uint64_t sim_pushpull_ms(const swim_config_t *c, size_t n);
 /* Gossip dissemination bound: retransmits(n) protocol periods. */
 uint64_t sim_dissem_ms(const swim_config_t *c, size_t n);
 

@@ -37,8 +37,8 @@
 
 #include "sh_assert.h"
 #include "sim.h"
+#include "swim_codec.h" /* decoding for SHOAL_SIM_TRACE only */
 
-#define SIM_LIVELOCK_TICKS 1000 /* ticks at one virtual instant = a core bug */
 
 void sim_cfg_default(sim_cfg_t *cfg, uint32_t n_nodes)
 {
@@ -76,6 +76,8 @@ sim_t *sim_new(const sim_cfg_t *cfg, uint64_t seed)
         nd->inc_next = 1;
         nd->wake_at = UINT64_MAX;
     }
+    const char *tr = getenv("SHOAL_SIM_TRACE");
+    s->trace = tr && *tr ? tr : NULL;
     sim_ctx_set(s);
     return s;
 }
@@ -163,21 +165,35 @@ static void sim_shadow_event(sim_t *s, uint32_t obs, const swim_out_t *o)
     v->inc = m->incarnation;
 }
 
-/* SHOAL_SIM_TRACE=n0042 prints every event about or seen by n0042. */
+/* SHOAL_SIM_TRACE=n0042 prints every event about or seen by n0042, and
+ * every payload it receives or is sent (decoded with the module's codec). */
 static void sim_trace_event(const sim_t *s, uint32_t obs, const swim_out_t *o)
 {
-    static const char *trace;
-    static bool init;
-    if (!init) {
-        trace = getenv("SHOAL_SIM_TRACE");
-        init = true;
-    }
-    if (!trace || (strcmp(trace, o->member.id) != 0 && strcmp(trace, s->nodes[obs].id) != 0))
+    const char *tr = s->trace;
+    if (!tr || (strcmp(tr, o->member.id) != 0 && strcmp(tr, s->nodes[obs].id) != 0))
         return;
     fprintf(stderr, "t=%llu n%04u: %s %s -> %s inc=%u%s\n", (unsigned long long)s->now,
             obs, o->member.id, swim_state_name(o->old_state),
             swim_state_name(o->member.state), o->member.incarnation,
             o->is_new ? " (new)" : "");
+}
+
+static void sim_trace_msg(const sim_t *s, const sim_ev_t *ev)
+{
+    const char *tr = s->trace;
+    if (!tr || (strcmp(tr, s->nodes[ev->src].id) != 0 && strcmp(tr, s->nodes[ev->dst].id) != 0))
+        return;
+    swim_msg_t m;
+    if (swim_msg_decode(ev->payload, ev->len, s->cfg.swim.payload_max_bytes, &m) != 0)
+        return;
+    fprintf(stderr, "t=%llu %s -> %s type=%u seq=%u members=%zu gossip:",
+            (unsigned long long)s->now, s->nodes[ev->src].id, s->nodes[ev->dst].id,
+            m.type, m.seq, m.n_members);
+    for (size_t k = 0; k < m.n_gossip; k++)
+        fprintf(stderr, " %.*s=%s/%u", (int)m.gossip[k].id.len, m.gossip[k].id.p,
+                swim_state_name(m.gossip[k].state), m.gossip[k].incarnation);
+    fprintf(stderr, "\n");
+    swim_msg_fini(&m);
 }
 
 static void sim_drain(sim_t *s, uint32_t i)
@@ -206,14 +222,19 @@ static void sim_drain(sim_t *s, uint32_t i)
 
 /* Arm the node's wake-up at the core's deadline unless an earlier one is
  * already armed (see the design notes). */
-static void sim_arm(sim_t *s, uint32_t i)
+static void sim_arm(sim_t *s, uint32_t i, bool resumed)
 {
     sim_node_t *nd = &s->nodes[i];
     uint64_t d = swim_next_deadline(nd->core);
     if (d == UINT64_MAX)
         return;
-    if (d < s->now)
+    /* swim.h: every call runs the timers due at its now, so the deadline
+     * is always later; anything else would make a real adapter spin.  A
+     * core that was paused is the exception: its timers are overdue. */
+    if (resumed && d < s->now)
         d = s->now;
+    SIM_CHECK(d > s->now || resumed, "n%04u: next deadline %llu is not after now", i,
+              (unsigned long long)d);
     if (d >= nd->wake_at)
         return;
     nd->wake_at = d;
@@ -232,7 +253,7 @@ static void sim_after(sim_t *s, uint32_t i)
         return;
     if (++nd->steps % s->cfg.check_every == 0)
         swim_check_invariants(nd->core);
-    sim_arm(s, i);
+    sim_arm(s, i, false);
 }
 
 /* ---- node lifecycle -------------------------------------------------- */
@@ -254,7 +275,6 @@ void sim_node_start(sim_t *s, uint32_t i, const uint32_t *seeds, size_t n_seeds)
     nd->wake_at = UINT64_MAX;
     nd->started_at = s->now;
     nd->steps = 0;
-    nd->same_now_ticks = 0;
     sim_view_t *row = &s->view[(size_t)i * s->cfg.n_nodes];
     memset(row, 0, s->cfg.n_nodes * sizeof *row);
     row[i] = (sim_view_t){.known = 1, .state = SWIM_ALIVE, .inc = nd->inc_next};
@@ -322,7 +342,7 @@ void sim_node_resume(sim_t *s, uint32_t i)
     SH_ASSERT(nd->st == SIM_NODE_PAUSED);
     nd->st = SIM_NODE_UP;
     nd->wake_at = UINT64_MAX;
-    sim_arm(s, i); /* timers first, as libuv does */
+    sim_arm(s, i, true); /* timers first, as libuv does */
     for (size_t k = 0; k < nd->pending.n; k++) {
         sim_ev_t ev = nd->pending.v[k];
         ev.at = s->now;
@@ -366,6 +386,7 @@ static void sim_deliver(sim_t *s, sim_ev_t *ev)
         return;
     }
     s->ctr.delivered++;
+    sim_trace_msg(s, ev);
     int rc = swim_recv(nd->core, s->now, s->nodes[ev->src].addr, ev->payload, ev->len);
     /* Every payload here was encoded by a real core: a refusal is a codec
      * or core bug, not bad input. */
@@ -382,14 +403,6 @@ static void sim_wake(sim_t *s, const sim_ev_t *ev)
     if (nd->st != SIM_NODE_UP || ev->at != nd->wake_at)
         return; /* paused (re-armed on resume) or stale */
     nd->wake_at = UINT64_MAX;
-    if (nd->last_tick_at == s->now) {
-        SIM_CHECK(++nd->same_now_ticks < SIM_LIVELOCK_TICKS,
-                  "n%04u: %u ticks at one instant: next_deadline does not advance",
-                  ev->dst, nd->same_now_ticks);
-    } else {
-        nd->same_now_ticks = 0;
-        nd->last_tick_at = s->now;
-    }
     swim_tick(nd->core, s->now);
     sim_after(s, ev->dst);
 }
@@ -591,7 +604,7 @@ uint64_t sim_boot_converged(sim_t *s, uint32_t n, uint64_t spread_ms,
     if (last_start)
         *last_start = last;
     return sim_converge(s, last + sim_dissem_ms(&s->cfg.swim, n) +
-                               10ull * s->cfg.swim.pushpull_interval_ms,
+                               10 * sim_pushpull_ms(&s->cfg.swim, n),
                         "initial join");
 }
 
@@ -618,6 +631,14 @@ uint32_t sim_retransmits(const swim_config_t *c, size_t n)
     for (uint64_t p = 1; p < (uint64_t)n + 1; p *= 10)
         d++;
     return c->retransmit_mult * d;
+}
+
+uint64_t sim_pushpull_ms(const swim_config_t *c, size_t n)
+{
+    uint64_t mult = 1;
+    for (uint64_t x = 32; x < n; x *= 2)
+        mult++;
+    return mult * c->pushpull_interval_ms;
 }
 
 uint64_t sim_dissem_ms(const swim_config_t *c, size_t n)

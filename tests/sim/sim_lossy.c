@@ -47,10 +47,7 @@ static void lossy_one(uint64_t seed, void *udata)
     cfg.udata = &r;
     sim_t *s = sim_new(&cfg, seed);
 
-    uint64_t last = sim_boot(s, n, 3000);
-    uint64_t conv_deadline = last + sim_dissem_ms(&cfg.swim, n) +
-                             cfg.swim.pushpull_interval_ms;
-    uint64_t conv = sim_converge(s, conv_deadline, "initial join under 5% loss");
+    uint64_t conv = sim_boot_converged(s, n, 3000, NULL);
     uint64_t end = conv + LOSSY_SIM_MS;
     /* The check_all sweeps every simulated minute are cheap next to the run. */
     while (s->now < end) {

@@ -71,9 +71,7 @@ static void pause_one(uint64_t seed, void *udata)
     sim_t *s = sim_new(&cfg, seed);
     const swim_config_t *w = &cfg.swim;
 
-    uint64_t last = sim_boot(s, PAUSE_N, 2000);
-    sim_converge(s, last + sim_dissem_ms(w, PAUSE_N) + w->pushpull_interval_ms,
-                 "initial join");
+    sim_boot_converged(s, PAUSE_N, 2000, NULL);
 
     sh_rng_t rng;
     uint64_t x = seed ^ 0x7061757365ULL;
@@ -85,6 +83,8 @@ static void pause_one(uint64_t seed, void *udata)
         len = sim_susp_min_ms(w, PAUSE_N) - w->probe_interval_ms;
     else if (len == UINT64_MAX)
         len = sim_susp_max_ms(w, PAUSE_N) + 20000;
+    printf("  pause n%04u at t=%llu ms for %llu ms\n", r.victim,
+           (unsigned long long)s->now, (unsigned long long)len);
     sim_node_pause(s, r.victim);
     sim_run_until(s, s->now + len);
     sim_node_resume(s, r.victim);

@@ -59,6 +59,7 @@ static void round_trip(const swim_msg_t *m)
         swim_msg_t x;
         ck_assert_int_eq(swim_msg_decode(p, cut, MAX, &x), SH_EMALFORMED);
     }
+    swim_msg_fini(&d);
     ck_assert_int_eq(swim_msg_decode(p, len, len - 1, &d), SH_ETOO_BIG);
     free(p);
 }
