@@ -102,6 +102,13 @@ int shoal_turn_fail(shoal_turn_t *t, int code, const char *message);
 int shoal_turn_ask(shoal_turn_t *t, const char *type, const char *id,
                    const char *method, const void *body, size_t len,
                    uint32_t timeout_ms, shoal_cont_fn cont, void *arg);
+/* Continue this turn after `ms` milliseconds without blocking the worker
+ * (the entity takes no other message meanwhile): the continuation runs
+ * with status 0 and no reply.  For back-off and for tests of slow turns.
+ * 0 (then return SHOAL_TURN_PENDING), SHOAL_EBUSY if an ask or defer is
+ * already outstanding. */
+int shoal_turn_defer(shoal_turn_t *t, uint32_t ms, shoal_cont_fn cont, void *arg);
+
 /* Send a one-way message; delivered after this turn's events are durable.
  * 0, SHOAL_EBAD_REQUEST, -ENOMEM. */
 int shoal_turn_tell(shoal_turn_t *t, const char *type, const char *id,

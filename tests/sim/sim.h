@@ -38,7 +38,7 @@
 #include "sh_rng.h"
 #include "swim.h"
 
-/* ---- the network model ---------------------------------------------- */
+/* ---- the network model (sim_net.c) ----------------------------------- */
 
 typedef struct sim_net_cfg {
     uint32_t delay_min_ms; /* per-link base delay, drawn once per ordered pair */
@@ -82,7 +82,7 @@ typedef struct sim_traffic {
     uint64_t sync_msgs, sync_bytes; /* of which full-state syncs */
 } sim_traffic_t;
 
-/* ---- nodes and the cluster ------------------------------------------- */
+/* ---- nodes and the cluster (sim_cluster.c) --------------------------- */
 
 enum sim_node_state {
     SIM_NODE_NEW = 0, /* never started */
@@ -203,6 +203,8 @@ void sim_check_all(sim_t *s);
 int sim_node_index(const sim_t *s, const char *id_or_addr);
 size_t sim_nodes_running(const sim_t *s); /* UP + PAUSED */
 
+/* ---- bootstrap (sim_bounds.c) --------------------------------------- */
+
 /* Start node 0 alone now, then nodes 1..n-1 at sorted uniform times in
  * (now, now + spread_ms], each joining through node 0 (the process runs
  * the world up to each start).  Returns the time of the last start. */
@@ -215,7 +217,7 @@ uint64_t sim_boot(sim_t *s, uint32_t n, uint64_t spread_ms);
 uint64_t sim_boot_converged(sim_t *s, uint32_t n, uint64_t spread_ms,
                             uint64_t *last_start);
 
-/* ---- timing bounds from the protocol parameters (see README.md) ------- */
+/* ---- timing bounds from the protocol parameters (sim_bounds.c) ------- */
 
 /* Lifeguard suspicion timeout bounds for a cluster of n:
  * min = alpha * max(1, log10 n) * T,  max = beta * min. */
@@ -233,7 +235,8 @@ uint64_t sim_dissem_ms(const swim_config_t *c, size_t n);
 
 /* Seeds of a sweep: SHOAL_SIM_SEED=0x.. runs exactly that one; otherwise
  * SHOAL_SIM_SEEDS=n (else default_n) seeds derived from the case name.
- * SHOAL_SIM_CASE=substr runs only the cases whose name contains substr.
+ * SHOAL_SIM_CASE=x runs only the cases whose name has x as whole
+ * '/'-separated components ("n=10" selects "detect/n=10", not n=100).
  * Prints "case=... seed=0x..." before each run. */
 typedef void (*sim_case_fn)(uint64_t seed, void *udata);
 void sim_sweep(const char *case_name, uint32_t default_n, sim_case_fn fn,

@@ -97,11 +97,25 @@ static uint64_t sim_str_hash(const char *s)
     return h;
 }
 
+/* Does `want` match whole '/'-separated components of `name`?  "n=10"
+ * selects "detect/n=10" but not "detect/n=100". */
+static bool sim_case_match(const char *name, const char *want)
+{
+    size_t wl = strlen(want);
+    for (const char *p = name; (p = strstr(p, want)) != NULL; p++) {
+        bool start = p == name || p[-1] == '/';
+        bool end = p[wl] == '\0' || p[wl] == '/';
+        if (start && end)
+            return true;
+    }
+    return false;
+}
+
 void sim_sweep(const char *case_name, uint32_t default_n, sim_case_fn fn,
                void *udata)
 {
     const char *only = getenv("SHOAL_SIM_CASE");
-    if (only && *only && !strstr(case_name, only))
+    if (only && *only && !sim_case_match(case_name, only))
         return;
     snprintf(g_ctx.case_name, sizeof g_ctx.case_name, "%s", case_name);
     const char *one = getenv("SHOAL_SIM_SEED");

@@ -1,0 +1,70 @@
+/*
+ * wrk.h - a shard worker: one thread with its own libuv loop that owns a
+ * disjoint set of shards (shard % nworkers == index) with their entities,
+ * mailboxes and timers.  Entity state is touched only on this thread, so
+ * it needs no locks.
+ *
+ * The node loop (router) submits calls for local shards with wrk_submit();
+ * the worker activates the entity if needed (create, later: recover from
+ * the journal), appends the call to its bounded mailbox (full: the call
+ * completes with SH_EBUSY), and runs turns one at a time per entity,
+ * different entities interleaved.  Calls an entity makes (ask/tell) go out
+ * through the router callback given at creation; a fast path delivers
+ * calls for shards of the same worker directly.
+ */
+#ifndef WRK_H
+#define WRK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "call.h"
+#include "reg.h"
+
+typedef struct wrk wrk_t;
+
+/* Thread-safe: hand a call an entity made to the router (node loop). */
+typedef void (*wrk_route_fn)(void *router, call_t *c);
+
+typedef struct wrk_config {
+    uint32_t index, nworkers; /* this worker owns shards with shard % nworkers == index */
+    uint32_t shards;          /* cluster shard count S */
+    uint32_t mailbox_max;     /* --mailbox (default 1000) */
+    uint32_t idle_timeout_ms; /* --idle-timeout (default 60000) */
+    uint32_t max_active;      /* this worker's share of --max-active */
+    const reg_t *reg;         /* entity types (read-only after start) */
+    wrk_route_fn route;
+    void *router;
+} wrk_config_t;
+
+/* Histogram buckets (upper bounds) shared by metrics. */
+#define WRK_LAT_BUCKETS 12   /* turn latency, microseconds: 10,25,50,100,250,500,1k,2.5k,5k,10k,50k,+Inf */
+#define WRK_DEPTH_BUCKETS 8  /* mailbox depth at enqueue: 0,1,2,5,10,100,1000,+Inf */
+
+typedef struct wrk_stats {
+    uint64_t active, activations, passivations;
+    uint64_t turns_ok, turns_error, turns_timeout, turns_corrupt;
+    uint64_t busy_rejections, local_fast_path;
+    uint64_t lat_buckets[WRK_LAT_BUCKETS];
+    double lat_sum_us;
+    uint64_t depth_buckets[WRK_DEPTH_BUCKETS];
+    uint64_t mailbox_depth_max; /* current deepest mailbox */
+} wrk_stats_t;
+
+/* Create and start the thread.  0, -ENOMEM, or a uv error as -errno. */
+int wrk_new(wrk_t **out, const wrk_config_t *cfg);
+/* Stop the thread: calls still queued complete with SH_ECLOSED, entities
+ * are passivated, timers dropped.  Blocks until the thread exits (node
+ * shutdown only).  Accepts NULL. */
+void wrk_free(wrk_t *w);
+/* Thread-safe.  Ownership of c passes to the worker (0) or stays with the
+ * caller (SH_EBUSY: input queue full; SH_ECLOSED). */
+int wrk_submit(wrk_t *w, call_t *c);
+/* Thread-safe: drop every entity of `shard` (ownership moved away). */
+void wrk_shard_release(wrk_t *w, uint32_t shard);
+/* Thread-safe snapshot of counters (relaxed atomics). */
+void wrk_stats_get(wrk_t *w, wrk_stats_t *out);
+/* Thread-safe: active entities of one shard, and whether type/id is active. */
+uint32_t wrk_shard_active(wrk_t *w, uint32_t shard);
+
+#endif
