@@ -30,17 +30,18 @@
 #define SWIM_FORCED_MAX 2
 
 typedef struct swim_member {
+    /* The lookup path first: hash, chain and id share a cache line. */
+    uint64_t id_hash;
+    uint32_t hnext;   /* id-hash chain: slot+1, 0 ends */
+    uint8_t id_len, addr_len; /* strlen of id and addr */
     char id[SWIM_ID_MAX];
     char addr[SWIM_ADDR_MAX];
-    uint8_t id_len, addr_len; /* strlen of id and addr */
     uint8_t state; /* enum swim_state */
     bool in_probe; /* queued in the probe list at or after probe_pos */
     bool susp_refused; /* suspicion started by a transport hint */
     uint8_t susp_n;    /* accusers recorded in susp_by */
     uint32_t incarnation;
     uint64_t last_change_ms;
-    uint64_t id_hash;
-    uint32_t hnext;   /* id-hash chain: slot+1, 0 ends */
     int32_t set_pos;  /* index in alive_set (ALIVE) or dead_set (DEAD) */
     int32_t heap_pos; /* index in the suspicion heap (SUSPECT) */
     uint64_t susp_start_ms, susp_deadline_ms;

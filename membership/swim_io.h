@@ -25,6 +25,7 @@
 
 #include "swim.h"
 #include "tp.h"
+#include "wire.h"
 
 /* Why a received (or, for the transport reasons, sent) frame was dropped.
  * The names are the `reason` label of shoal_frames_dropped_total. */
@@ -115,5 +116,42 @@ bool swim_io_joined(const swim_io_t *io);
 const char *swim_io_refused_reason(const swim_io_t *io);
 
 void swim_io_counters_get(const swim_io_t *io, swim_io_counters_t *out);
+
+/* ---- other users of the cluster transport (the node's RPC) ------------
+ *
+ * The adapter owns the transport and the cluster key, so every frame kind
+ * goes through it: frames of kinds other than SWIM and REFUSE are decoded,
+ * authenticated and checked against our cluster name and shard count
+ * exactly like SWIM frames, then handed to `on_frame`.  Without a handler
+ * they are dropped as unknown_kind. */
+
+/* A received frame of another kind.  `h` and `payload` are valid only
+ * during the call (copy what you keep).  Loop thread. */
+typedef void (*swim_io_frame_fn)(void *udata, const wire_hdr_t *h, const uint8_t *payload,
+                                 size_t len);
+/* A member's state or incarnation changed (also self), after the core
+ * applied it: the view the core now holds.  Loop thread. */
+typedef void (*swim_io_member_fn)(void *udata, const swim_member_view_t *m,
+                                  enum swim_state old_state, bool is_new);
+
+/* Install the handlers (either may be NULL); replaces earlier ones.  Call
+ * before swim_io_join so no event is missed.  Loop thread. */
+void swim_io_set_handlers(swim_io_t *io, swim_io_frame_fn on_frame,
+                          swim_io_member_fn on_member, void *udata);
+
+/* Frame `payload` (copied) as `kind` under our header, with corr_id and
+ * the absolute wall-clock deadline (0 = none), and queue it for `to`.
+ * Counted in frames_out, or in dropped{reason} on failure.
+ *   0                queued (the network may still lose it);
+ *   SH_EFULL         the peer's queue (or the peer table) is full;
+ *   SH_ECLOSED       the adapter is closed;
+ *   SH_ETOO_BIG      over the frame limit;
+ *   SH_EBAD_REQUEST  `to` is not HOST:PORT;  -ENOMEM.
+ * Loop thread. */
+int swim_io_send(swim_io_t *io, uint8_t kind, const char *to, uint64_t corr_id,
+                 uint64_t deadline_wall_ms, const uint8_t *payload, size_t len);
+
+/* The address peers reach us at (--advertise), as sent in headers. */
+const char *swim_io_self_addr(const swim_io_t *io);
 
 #endif

@@ -66,6 +66,11 @@ struct swim_io {
     swim_io_rate_t refuse_rl[SWIM_IO_RATE_SLOTS];  /* frame_refused + REFUSE sent */
     swim_io_rate_t refused_rl[SWIM_IO_RATE_SLOTS]; /* refused_by_peer logs */
     swim_io_rate_t bad_rl[SWIM_IO_RATE_SLOTS];     /* malformed/version logs */
+
+    /* Other users of the transport (swim_io_set_handlers). */
+    swim_io_frame_fn on_frame;
+    swim_io_member_fn on_member;
+    void *handler_udata;
 };
 
 /* Decode, check and dispatch one received frame (loop thread).  Never
@@ -74,7 +79,8 @@ void swim_io_frame_handle(swim_io_t *io, uint64_t now_ms, const uint8_t *buf, si
 
 /* Frame `payload` under our header (kind, self id/addr, cluster, shards)
  * and queue it for `to`.  Counts frames_out / gossip bytes, or the drop
- * reason.  The payload stays the caller's. */
+ * reason.  The payload stays the caller's.  (swim_io_send with no corr id
+ * and no deadline, its result ignored: SWIM tolerates loss.) */
 void swim_io_send_frame(swim_io_t *io, uint8_t kind, const char *to,
                         const uint8_t *payload, size_t len);
 

@@ -210,12 +210,32 @@ static void relay_remove(swim_t *s, uint32_t i)
     s->n_relays--;
 }
 
+/* A suspicion that rests on a transport hint (swim_peer_unreachable) is
+ * dropped when the member answers our own probe: the connection came back,
+ * and first-hand evidence beats a dropped socket.  This is the one place a
+ * member goes from SUSPECT back to ALIVE at the same incarnation, and only
+ * locally: others who heard our accusation keep their (full Lifeguard)
+ * timers until the member refutes, which our next PING's buddy update and
+ * the gossip prompt it to do.  Suspicions from probes or gossip are never
+ * cleared by an ack (SWIM §4.2: only a refutation does). */
+static void ack_clears_hint(swim_t *s, uint64_t t)
+{
+    const swim_probe_t *p = &s->probe;
+    if (p->slot >= s->n || s->m[p->slot].id_hash != p->id_hash)
+        return;
+    swim_member_t *m = &s->m[p->slot];
+    if (m->state == SWIM_SUSPECT && m->susp_refused)
+        swim_member_set(s, t, p->slot, SWIM_ALIVE, m->incarnation,
+                        swim_str_of(NULL));
+}
+
 void swim_on_ack(swim_t *s, uint64_t t, const swim_msg_t *m)
 {
     swim_probe_t *p = &s->probe;
     if (p->active && !p->acked && m->seq == p->seq) {
         p->acked = true;
         swim_awareness_add(s, -1);
+        ack_clears_hint(s, t);
         return;
     }
     for (uint32_t i = 0; i < s->n_relays; i++) {

@@ -27,6 +27,8 @@
 enum wire_kind {
     WIRE_KIND_SWIM = 1,   /* membership payload (membership/swim_codec.c) */
     WIRE_KIND_REFUSE = 2, /* "you are refused, because ...": accepted unauthenticated, only logged */
+    WIRE_KIND_RPC_REQ = 3, /* an entity call forwarded to its owner (node/rpc_codec.c) */
+    WIRE_KIND_RPC_REP = 4, /* the outcome of a forwarded call, same corr_id */
     WIRE_KIND_MAX_ = 16,  /* kinds below this are reserved for later (rpc, handoff, replication) */
 };
 

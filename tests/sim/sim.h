@@ -134,8 +134,7 @@ typedef struct sim_cfg {
 } sim_cfg_t;
 
 typedef struct sim_counters {
-    uint64_t steps, delivered, lost, dup, cut, to_down, unknown_addr;
-    uint64_t hints, recv_errors;
+    uint64_t steps, delivered, lost, dup, cut, to_down, hints;
 } sim_counters_t;
 
 struct sim {
@@ -225,8 +224,8 @@ uint64_t sim_susp_min_ms(const swim_config_t *c, size_t n);
 uint64_t sim_susp_max_ms(const swim_config_t *c, size_t n);
 /* Times each node retransmits an update: lambda * ceil(log10(n + 1)). */
 uint32_t sim_retransmits(const swim_config_t *c, size_t n);
-/* Push-pull period at n members, memberlist's pushPullScale as in
- * membership/swim_sync.c: interval * (1 + doublings from 32 up to n). */
+/* Push-pull period at n members, as membership/swim_sync.c computes it:
+ * pushpull_interval_ms, not stretched with n (unlike memberlist). */
 uint64_t sim_pushpull_ms(const swim_config_t *c, size_t n);
 /* Gossip dissemination bound: retransmits(n) protocol periods. */
 uint64_t sim_dissem_ms(const swim_config_t *c, size_t n);

@@ -38,7 +38,6 @@
 #include "sim.h"
 #include "swim_codec.h" /* decoding for SHOAL_SIM_TRACE only */
 
-
 void sim_cfg_default(sim_cfg_t *cfg, uint32_t n_nodes)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -47,8 +46,8 @@ void sim_cfg_default(sim_cfg_t *cfg, uint32_t n_nodes)
     swim_config_default(&cfg->swim);
     /* swim_check_invariants is O(N): after every step at N = 1,000 it
      * would be most of the run time.  Above 100 members each core is
-     * checked every (N^2 / 10^4)-th of its steps (every 100th at 1,000,
-     * i.e. every ~30 simulated s per core, ~10 checks per simulated ms
+     * checked every (N^2 / 10^4)-th of its steps (every 100th at 1,000:
+     * every ~30 simulated s per core, ~30 checks per simulated second
      * cluster-wide), and sim_check_all checks every core at the end of
      * every phase.  A broken table stays broken, so it is still caught. */
     cfg->check_every = n_nodes > 100 ? (uint32_t)((uint64_t)n_nodes * n_nodes / 10000) : 1;
@@ -141,6 +140,8 @@ static void sim_shadow_event(sim_t *s, uint32_t obs, const swim_out_t *o)
               (int)m->state);
     sim_view_t *v = &s->view[(size_t)obs * s->cfg.n_nodes + (uint32_t)j];
     bool self = (uint32_t)j == obs;
+    SIM_CHECK(!self || m->state == SWIM_ALIVE || m->state == SWIM_LEFT,
+              "n%04u reports itself %s", obs, swim_state_name(m->state));
     bool forgettable = v->known && (v->state == SWIM_DEAD || v->state == SWIM_LEFT);
     if (!v->known) {
         SIM_CHECK(o->is_new, "n%04u: first event about %s (%s) has is_new=0",
@@ -202,12 +203,10 @@ static void sim_drain(sim_t *s, uint32_t i)
     while (nd->core && swim_next_output(nd->core, &o)) {
         if (o.kind == SWIM_OUT_SEND) {
             int dst = sim_node_index(s, o.to_addr);
-            SIM_CHECK(o.payload != NULL || o.len == 0, "n%04u: SEND with NULL payload", i);
-            if (dst < 0) {
-                s->ctr.unknown_addr++;
-                free(o.payload);
-                continue;
-            }
+            SIM_CHECK(o.payload != NULL && o.len > 0, "n%04u: empty SEND", i);
+            /* Every address a core knows came from one of our members. */
+            SIM_CHECK(dst >= 0, "n%04u sends to unknown address '%s'", i, o.to_addr);
+            SIM_CHECK((uint32_t)dst != i, "n%04u sends to itself", i);
             sim_net_send(s, i, (uint32_t)dst, o.payload, o.len);
         } else {
             SIM_CHECK(o.kind == SWIM_OUT_EVENT, "n%04u: output kind %d", i, (int)o.kind);

@@ -13,10 +13,8 @@
  * An epidemic with a finite number of copies can miss a node (each node
  * receives ~retransmits copies, so P(miss) ~ e^-12 per node and update,
  * about one run in twenty with 100 x 100 pairs); the push-pull sync heals
- * that within one push-pull period, which swim_sync.c scales with N like
- * memberlist (30 s * (1 + doublings from 32 to N) = 90 s at N = 100).
- * Hence two assertions:
- *   every run:        converged <= t_last + retransmits(N)*T + pushpull (102 s)
+ * that within one push-pull period (30 s).  Hence two assertions:
+ *   every run:        converged <= t_last + retransmits(N)*T + pushpull (42 s)
  *   median of seeds:  converged <= t_last + retransmits(N)*T            (12 s)
  */
 #include <stdio.h>

@@ -40,6 +40,21 @@ static int load_dbl_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Let the join's gossip backlog drain before measuring, or it inflates
+ * the bytes (not the counts).  Every member must send each of the N join
+ * updates retransmits(N) times, ~2 messages per period, each carrying
+ * gossip_max_bytes / (7 + |id| + |addr|) updates (swim_codec.c sizes):
+ * at N = 1,000 that is 1000 * 16 / (2 * 39) = 205 s. */
+static uint64_t load_settle_ms(const sim_cfg_t *cfg, uint32_t n)
+{
+    const swim_config_t *w = &cfg->swim;
+    uint64_t per_msg = w->gossip_max_bytes / (7 + 5 + 14); /* "n0042", "n0042.sim:7946" */
+    uint64_t drain = (uint64_t)n * sim_retransmits(w, n) * w->probe_interval_ms /
+                     (2 * (per_msg ? per_msg : 1));
+    uint64_t floor = sim_dissem_ms(w, n) + sim_pushpull_ms(w, n);
+    return drain > floor ? drain : floor;
+}
+
 static void load_one(uint64_t seed, void *udata)
 {
     load_row_t *row = udata;
@@ -48,10 +63,7 @@ static void load_one(uint64_t seed, void *udata)
     sim_cfg_default(&cfg, n);
     sim_t *s = sim_new(&cfg, seed);
     sim_boot_converged(s, n, row->spread_ms, NULL);
-    /* Let the join's gossip backlog drain before measuring: at N = 1,000
-     * piggybacks stay full for minutes after a mass join (1 KiB per
-     * message), which would inflate the bytes, though not the counts. */
-    sim_run_until(s, s->now + sim_dissem_ms(&cfg.swim, n) + sim_pushpull_ms(&cfg.swim, n));
+    sim_run_until(s, s->now + load_settle_ms(&cfg, n));
 
     sim_traffic_t *t0 = malloc(n * sizeof *t0);
     for (uint32_t i = 0; i < n; i++)
