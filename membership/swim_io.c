@@ -119,6 +119,8 @@ static void swim_io_event(swim_io_t *io, const swim_out_t *o)
         io->joined = true;
         SH_LOGI("joined", "via=%s addr=%s", id, addr);
     }
+    if (io->on_member)
+        io->on_member(io->handler_udata, m, o->old_state, o->is_new);
 }
 
 /* Drain the core's outbox, then re-arm the timer.  Runs after every input. */
@@ -139,10 +141,18 @@ static void swim_io_pump(swim_io_t *io)
 void swim_io_send_frame(swim_io_t *io, uint8_t kind, const char *to,
                         const uint8_t *payload, size_t len)
 {
+    (void)swim_io_send(io, kind, to, 0, 0, payload, len);
+}
+
+int swim_io_send(swim_io_t *io, uint8_t kind, const char *to, uint64_t corr_id,
+                 uint64_t deadline_wall_ms, const uint8_t *payload, size_t len)
+{
     wire_hdr_t h;
     memset(&h, 0, sizeof h);
     h.version = WIRE_VERSION;
     h.kind = kind;
+    h.corr_id = corr_id;
+    h.deadline_ms = deadline_wall_ms;
     snprintf(h.src_id, sizeof h.src_id, "%s", io->self_id);
     snprintf(h.src_addr, sizeof h.src_addr, "%s", io->advertise);
     snprintf(h.cluster, sizeof h.cluster, "%s", io->cluster);
@@ -155,17 +165,18 @@ void swim_io_send_frame(swim_io_t *io, uint8_t kind, const char *to,
         if (swim_io_rate_allow(io->bad_rl, SWIM_IO_RATE_SLOTS, "encode", sh_time_mono_ms(),
                                SWIM_IO_REFUSE_INTERVAL_MS))
             SH_LOGE("frame_encode_failed", "to=%s len=%zu err=\"%s\"", to, len, sh_strerror(rc));
-        return;
+        return rc;
     }
     rc = io->tp ? tp_send(io->tp, to, buf, blen) : SH_ECLOSED;
     if (rc != 0) {
         free(buf);
         io->ctr.dropped[rc == SH_EFULL ? SWIM_IO_DROP_QUEUE_FULL : SWIM_IO_DROP_SEND_ERROR]++;
-        return;
+        return rc;
     }
     io->ctr.frames_out++;
     if (kind == WIRE_KIND_SWIM)
         io->ctr.gossip_bytes_out += blen;
+    return 0;
 }
 
 /* ---- loop callbacks -------------------------------------------------- */
@@ -360,6 +371,19 @@ bool swim_io_joined(const swim_io_t *io)
 const char *swim_io_refused_reason(const swim_io_t *io)
 {
     return io->refused_reason;
+}
+
+const char *swim_io_self_addr(const swim_io_t *io)
+{
+    return io->advertise;
+}
+
+void swim_io_set_handlers(swim_io_t *io, swim_io_frame_fn on_frame,
+                          swim_io_member_fn on_member, void *udata)
+{
+    io->on_frame = on_frame;
+    io->on_member = on_member;
+    io->handler_udata = udata;
 }
 
 void swim_io_counters_get(const swim_io_t *io, swim_io_counters_t *out)

@@ -18,7 +18,9 @@
  *   4. MAC failure, cluster name or shard count mismatch: answered with a
  *      REFUSE frame naming the reason, and logged, both at most once per
  *      peer address per 10 s (a refused node keeps probing every period).
- *   5. SWIM payloads go to the core.
+ *   5. SWIM payloads go to the core; other kinds (the node's RPC) go to
+ *      the handler installed with swim_io_set_handlers, or are dropped
+ *      as unknown_kind.
  * We never answer a REFUSE with a REFUSE, so two misconfigured nodes
  * cannot ping-pong.
  */
@@ -246,6 +248,9 @@ void swim_io_frame_handle(swim_io_t *io, uint64_t now, const uint8_t *buf, size_
         io->ctr.gossip_bytes_in += len;
         if (swim_recv(io->core, now, h.src_addr, payload, plen) != 0)
             io->ctr.dropped[SWIM_IO_DROP_MALFORMED]++;
+    } else if (io->on_frame) {
+        /* Authenticated and from our cluster: another module's frame. */
+        io->on_frame(io->handler_udata, &h, payload, plen);
     } else {
         io->ctr.dropped[SWIM_IO_DROP_UNKNOWN_KIND]++;
     }

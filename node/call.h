@@ -33,6 +33,9 @@ enum call_kind {
 #define CALL_MSG_MAX 256         /* error message */
 #define CALL_DEFAULT_TIMEOUT_MS 5000
 
+/* call->flags */
+#define CALL_F_TIMER 0x01 /* fired by an entity timer: not activity (no keep-alive) */
+
 typedef struct call call_t;
 typedef void (*call_done_fn)(call_t *c);
 
@@ -46,6 +49,7 @@ struct call {
     uint32_t shard;       /* ring_shard_of(type, id), set by call_new */
     uint64_t deadline_ms; /* monotonic, always set */
     uint8_t hops;         /* times forwarded between nodes */
+    uint8_t flags;        /* CALL_F_*; 0 from call_new */
     /* outcome, set by call_complete */
     int status; /* 0 or a negative SH_E* code */
     uint8_t *reply; /* malloc'd, owned by the call */
@@ -68,8 +72,14 @@ int call_new(call_t **out, enum call_kind kind, const char *type, const char *id
 /* Accepts NULL. */
 void call_free(call_t *c);
 /* Record the outcome (reply copied; errmsg may be NULL) and hand the call
- * to c->on_done on the calling thread.  Exactly once per call. */
+ * to c->on_done on the calling thread.  Exactly once per call.  A call
+ * whose on_done is NULL (a tell nobody waits for) is freed here.  If the
+ * reply cannot be copied the call completes with SH_ENOMEM instead. */
 void call_complete(call_t *c, int status, const void *reply, size_t reply_len,
                    const char *errmsg);
+/* As call_complete, but takes ownership of `reply` (malloc'd, or NULL)
+ * instead of copying it: the worker's turns hand their reply buffer over. */
+void call_complete_owned(call_t *c, int status, uint8_t *reply, size_t reply_len,
+                         const char *errmsg);
 
 #endif

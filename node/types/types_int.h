@@ -1,6 +1,6 @@
 /*
  * types_int.h - JSON helpers shared by the built-in entity types
- * (node/types/*.c).  Not for use outside node/types.
+ * (the .c files of node/types).  Not for use outside node/types.
  *
  * They turn client input into SHOAL_EBAD_REQUEST with a message naming the
  * field (through shoal_turn_fail), so the type files read as contracts

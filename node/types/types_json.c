@@ -43,7 +43,8 @@ int type_json_body(shoal_turn_t *t, const uint8_t *body, size_t len, bool option
         return type_fail_bad(t, "missing JSON body");
     }
     json_error_t err;
-    json_t *v = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &err);
+    json_t *v = json_loadb((const char *)body, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+                          &err);
     if (v == NULL)
         return type_fail_bad(t, "malformed JSON body: %s", err.text);
     if (!json_is_object(v)) {
