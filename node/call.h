@@ -26,6 +26,12 @@ enum call_kind {
     CALL_TIMER_SET = 3, /* body: JSON {"dueTime","period","callback","data"}; method = timer name */
     CALL_TIMER_DEL = 4, /* method = timer name */
     CALL_TIMER_GET = 5, /* method = timer name; reply JSON */
+    /* Added by the routing work: "is type/id active here?" for GET
+     * /v1/cluster/locate.  Routed like any call to the shard's owner; the
+     * owner's worker answers at once with reply {"active":true|false}
+     * WITHOUT activating the entity, touching its LRU position or entering
+     * its mailbox; method is "". */
+    CALL_LOCATE = 6,
 };
 
 #define CALL_HOPS_MAX 3          /* forwards before `unavailable` */

@@ -189,7 +189,7 @@ static int set_data(cfg_t *c, const char *v, char *err, size_t cap)
         return 0;                                                              \
     }
 CFG_U32_SETTER(set_shards, shards, 1, 65536)
-CFG_U32_SETTER(set_replicas, replicas, 1, 64)
+CFG_U32_SETTER(set_replicas, replicas, 1, 8) /* STAB_REPLICAS_MAX */
 CFG_U32_SETTER(set_probe_interval, probe_interval_ms, 50, 600000)
 CFG_U32_SETTER(set_probe_timeout, probe_timeout_ms, 10, 600000)
 CFG_U32_SETTER(set_suspicion_mult, suspicion_mult, 1, 64)
@@ -235,6 +235,67 @@ static int set_debug_faults(cfg_t *c, const char *v, char *err, size_t cap)
     return 0;
 }
 
+int cfg_duration_ms(const char *s, uint32_t *ms)
+{
+    size_t nd = 0;
+    uint64_t v = 0;
+    while (isdigit((unsigned char)s[nd]) && nd < 11)
+        v = v * 10 + (uint64_t)(s[nd++] - '0');
+    if (nd == 0 || isdigit((unsigned char)s[nd]))
+        return -1;
+    const char *u = s + nd;
+    uint64_t mult = (*u == '\0' || strcmp(u, "ms") == 0) ? 1
+                    : strcmp(u, "s") == 0                ? 1000
+                    : strcmp(u, "m") == 0                ? 60000
+                    : strcmp(u, "h") == 0                ? 3600000
+                                                         : 0;
+    if (mult == 0 || v > UINT32_MAX / mult)
+        return -1;
+    *ms = (uint32_t)(v * mult);
+    return 0;
+}
+
+#define CFG_DUR_SETTER(fn, field, lo, hi)                                      \
+    static int fn(cfg_t *c, const char *v, char *err, size_t cap)              \
+    {                                                                          \
+        uint32_t ms;                                                           \
+        if (cfg_duration_ms(v, &ms) != 0 || ms < (lo) || ms > (hi))            \
+            return cfg_fail(err, cap,                                          \
+                            "must be a duration in %ums..%ums "                \
+                            "(a number with optional unit ms, s, m or h)",     \
+                            (unsigned)(lo), (unsigned)(hi));                   \
+        c->field = ms;                                                         \
+        return 0;                                                              \
+    }
+CFG_DUR_SETTER(set_idle_timeout, idle_timeout_ms, 1, 86400000)
+CFG_DUR_SETTER(set_call_timeout, call_timeout_ms, 1, 60000)
+CFG_DUR_SETTER(set_ratelimit_window, ratelimit_window_ms, 1, 2592000000u)
+CFG_U32_SETTER(set_workers, workers, 1, CFG_WORKERS_MAX)
+CFG_U32_SETTER(set_mailbox, mailbox, 1, 1000000)
+CFG_U32_SETTER(set_max_active, max_active, 1, 100000000)
+CFG_U32_SETTER(set_ratelimit_limit, ratelimit_limit, 1, 1000000000)
+
+/* One path, or (SHOAL_PLUGIN) a comma-separated list; appended. */
+static int set_plugin(cfg_t *c, const char *v, char *err, size_t cap)
+{
+    const char *p = v;
+    if (!*p)
+        return cfg_fail(err, cap, "must be the path of a plugin .so");
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0 || len >= CFG_PATH_MAX)
+            return cfg_fail(err, cap, "must be PATH or PATH,PATH,... (each 1..%d bytes)",
+                            CFG_PATH_MAX - 1);
+        if (c->nplugins == CFG_PLUGINS_MAX)
+            return cfg_fail(err, cap, "at most %d plugins", CFG_PLUGINS_MAX);
+        memcpy(c->plugins[c->nplugins], p, len);
+        c->plugins[c->nplugins++][len] = '\0';
+        p = comma ? comma + 1 : p + len;
+    }
+    return 0;
+}
+
 static const cfg_opt_t cfg_opts[] = {
     {"id", NULL, "ID", "member id, 1..63 of [A-Za-z0-9._-] (default: host name)", set_id},
     {"bind", "127.0.0.1:7946", "HOST:PORT", "cluster (gossip) listen address", set_bind},
@@ -243,7 +304,7 @@ static const cfg_opt_t cfg_opts[] = {
     {"seeds", "", "A,B,...", "seed addresses to join through (default: none)", set_seeds},
     {"data", "./shoal-data", "DIR", "data directory (created if missing)", set_data},
     {"shards", "256", "N", "shard count, 1..65536, fixed for the cluster's life", set_shards},
-    {"replicas", "3", "R", "replicas per shard, 1..64", set_replicas},
+    {"replicas", "3", "R", "replicas per shard, 1..8", set_replicas},
     {"cluster", "shoal", "NAME", "cluster name; nodes of other clusters are refused", set_cluster},
     {"secret", NULL, "S", "cluster secret (default: none; prefer SHOAL_SECRET)", set_secret},
     {"log-format", "text", "text|json", "log line format", set_log_format},
@@ -252,7 +313,23 @@ static const cfg_opt_t cfg_opts[] = {
     {"probe-timeout", "500", "MS", "direct probe ack timeout (< probe-interval)", set_probe_timeout},
     {"suspicion-mult", "4", "N", "Lifeguard suspicion multiplier", set_suspicion_mult},
     {"pushpull-interval", "30000", "MS", "full-state sync period", set_pushpull},
-    {"debug-faults", "false", NULL, "enable POST /v1/debug/fault (tests only)", set_debug_faults},
+    {"debug-faults", "false", NULL,
+     "enable POST /v1/debug/fault and the `debug` entity type (tests only)", set_debug_faults},
+    {"workers", NULL, "N", "shard worker threads, 1..256 (default: number of cores)",
+     set_workers},
+    {"mailbox", "1000", "N", "calls queued per entity before `busy` (429)", set_mailbox},
+    {"idle-timeout", "60s", "DUR", "passivate an entity idle this long (ms, or 500ms/60s/5m/1h)",
+     set_idle_timeout},
+    {"max-active", "1000000", "N", "active entities per node; beyond, least recently used "
+     "are passivated", set_max_active},
+    {"call-timeout", "5s", "DUR", "default call deadline, 1ms..60s (per call: "
+     "Shoal-Timeout-Ms header)", set_call_timeout},
+    {"plugin", NULL, "PATH", "load entity types from a .so (repeatable; env: comma list)",
+     set_plugin},
+    {"ratelimit-limit", "100", "N", "ratelimiter type: requests allowed per window",
+     set_ratelimit_limit},
+    {"ratelimit-window", "1h", "DUR", "ratelimiter type: window length",
+     set_ratelimit_window},
 };
 
 /* ---- parsing --------------------------------------------------------- */
@@ -302,6 +379,8 @@ static void cfg_defaults(cfg_t *c)
         if (cfg_opts[i].def)
             SH_ASSERT(cfg_opts[i].set(c, cfg_opts[i].def, NULL, 0) == 0);
     c->advertise_set = false;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    c->workers = ncpu < 1 ? 1 : ncpu > CFG_WORKERS_MAX ? CFG_WORKERS_MAX : (uint32_t)ncpu;
     char host[256] = "";
     /* An unusable host name is not fatal yet: --id or SHOAL_ID may still
      * provide an id; cfg_check complains if neither does. */
@@ -334,6 +413,12 @@ static int cfg_arg(cfg_t *c, int argc, char *const argv[], int *i, char *err, si
         return cfg_fail(err, cap, "unknown flag --%.*s (see --help)", (int)nlen, name);
     char src[80];
     snprintf(src, sizeof src, "--%s", o->name);
+    if (o->set == set_plugin && !c->plugins_argv) {
+        /* Flags win over the environment: the first --plugin replaces
+         * SHOAL_PLUGIN's list, later ones add to it. */
+        c->plugins_argv = true;
+        c->nplugins = 0;
+    }
     if (eq)
         return cfg_apply(c, o, eq + 1, src, err, cap);
     if (!o->meta) /* boolean: present means true */

@@ -23,6 +23,8 @@
 #define CFG_SEEDS_MAX 64    /* seed addresses */
 #define CFG_PATH_MAX 1024   /* data directory */
 #define CFG_SECRET_MAX 1024 /* cluster secret incl. NUL */
+#define CFG_PLUGINS_MAX 16  /* --plugin paths */
+#define CFG_WORKERS_MAX 256
 
 /* cfg_parse's positive result: --help (or -h) was given. */
 #define CFG_HELP 1
@@ -46,8 +48,20 @@ typedef struct cfg {
     uint32_t suspicion_mult;
     uint32_t pushpull_interval_ms;
     bool debug_faults;
+    /* Entity runtime. */
+    uint32_t workers;             /* shard workers (default: online CPUs) */
+    uint32_t mailbox;             /* per-entity mailbox bound */
+    uint32_t idle_timeout_ms;     /* passivate after this long idle */
+    uint32_t max_active;          /* active entities per node */
+    uint32_t call_timeout_ms;     /* default deadline of a call */
+    uint32_t ratelimit_limit;     /* ratelimiter built-in: requests per window */
+    uint32_t ratelimit_window_ms; /* ratelimiter built-in: window */
+    char plugins[CFG_PLUGINS_MAX][CFG_PATH_MAX]; /* entity type plugins (.so) */
+    size_t nplugins;
     /* Set while parsing: advertise was given explicitly (else = bind). */
     bool advertise_set;
+    /* Set while parsing: a --plugin came from argv (it replaces SHOAL_PLUGIN). */
+    bool plugins_argv;
 } cfg_t;
 
 /* Parse defaults, then envp ("K=V" strings, NULL-terminated; NULL = none),
@@ -66,6 +80,11 @@ int cfg_parse(cfg_t *c, int argc, char *const argv[], char *const envp[],
  * buf (cap bytes, NUL-terminated, truncated if short).  Returns the length
  * the full text needs, as snprintf does. */
 size_t cfg_usage(char *buf, size_t cap);
+
+/* A duration: an integer with an optional unit ms (default), s, m or h
+ * ("1500", "1500ms", "60s", "5m", "1h").  0 and *ms set, or -1 if it is
+ * malformed or over UINT32_MAX ms. */
+int cfg_duration_ms(const char *s, uint32_t *ms);
 
 /* Validators shared with the API (e.g. POST /v1/debug/fault's peer). */
 bool cfg_addr_valid(const char *s);

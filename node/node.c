@@ -16,7 +16,10 @@
  *   3. the API closes (queued requests get 503), the transport is freed,
  *      and every handle is closed; uv_run returns when none is left, and
  *      uv_loop_close proves it.
- * A second signal during the grace skips the rest of the wait.
+ * A second signal during the grace skips the rest of the wait.  Step 3
+ * first stops the entity runtime (node_call.c, node_calls_stop): workers
+ * are freed after the grace, and every call still held is answered before
+ * the API closes.
  */
 #include "node_int.h"
 
@@ -38,7 +41,16 @@ static const api_route_t node_routes[] = {
     {"GET", "/healthz", api_cluster_healthz, 0},
     {"GET", "/readyz", api_cluster_readyz, 0},
     {"GET", "/v1/cluster/members", api_cluster_members, 0},
+    {"GET", "/v1/cluster/shards", api_cluster_shards, 0},
+    {"GET", "/v1/cluster/shards/{n}", api_cluster_shard, 0},
+    {"GET", "/v1/cluster/locate/{type}/{id}", api_cluster_locate, 0},
     {"GET", "/metrics", api_cluster_metrics, 0},
+    {"POST", "/v1.0/actors/{type}/{id}/method/{method}", api_actors_invoke, 0},
+    {"PUT", "/v1.0/actors/{type}/{id}/method/{method}", api_actors_invoke, 0},
+    {"PUT", "/v1.0/actors/{type}/{id}/timers/{name}", api_actors_timer, 0},
+    {"POST", "/v1.0/actors/{type}/{id}/timers/{name}", api_actors_timer, 0},
+    {"GET", "/v1.0/actors/{type}/{id}/timers/{name}", api_actors_timer, 0},
+    {"DELETE", "/v1.0/actors/{type}/{id}/timers/{name}", api_actors_timer, 0},
     {"POST", "/v1/debug/fault", api_debug_fault, API_ROUTE_DEBUG},
 };
 
@@ -59,6 +71,7 @@ static void node_teardown(node_t *n)
     if (n->stopped)
         return;
     n->stopped = true;
+    node_calls_stop(n); /* answers every request the actor API holds */
     api_close(n->api);
     swim_io_close(n->io);
     if (n->handles_init) {
@@ -168,6 +181,7 @@ static void node_destroy(node_t *n)
             SH_LOGE("loop_not_empty", "detail=\"handles left open at exit\"");
     }
     api_free(n->api);
+    node_calls_free(n); /* workers were stopped by node_calls_stop */
     swim_io_free(n->io);
     if (n->lock_fd >= 0)
         close(n->lock_fd);
@@ -194,7 +208,8 @@ int node_new(node_t **out, const cfg_t *cfg)
         return rc;
     }
     n->loop_init = true;
-    if ((rc = node_start_swim(n)) != 0 || (rc = node_start_api(n)) != 0) {
+    if ((rc = node_start_swim(n)) != 0 || (rc = node_start_api(n)) != 0 ||
+        (rc = node_calls_start(n)) != 0) {
         node_destroy(n);
         return rc;
     }

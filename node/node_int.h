@@ -11,12 +11,37 @@
 
 #include <uv.h>
 
+#include <pthread.h>
+
 #include "api.h"
+#include "call.h"
 #include "cfg.h"
 #include "node.h"
+#include "reg.h"
+#include "route.h"
+#include "rpc.h"
 #include "swim_io.h"
+#include "wrk.h"
 
 #define NODE_LEAVE_GRACE_MS 500 /* keep running after leave so it reaches peers */
+
+/* An intrusive FIFO of calls (through call->next) filled by any thread and
+ * drained by the loop.  Unbounded by design: every call in it already
+ * exists and was admitted elsewhere (API queue, mailbox, pending table),
+ * and a completion must never be dropped, or an HTTP request would hang. */
+typedef struct node_callq {
+    call_t *head, *tail;
+} node_callq_t;
+
+/* Node-side counters of the entity runtime (loop thread only). */
+typedef struct node_call_ctr {
+    uint64_t http_calls;     /* calls accepted from the HTTP API */
+    uint64_t routed_local;   /* submitted to a local worker */
+    uint64_t unavailable;    /* answered unavailable: no owner / out of hops */
+    uint64_t busy_rejections; /* a worker's input queue was full */
+    uint64_t owner_changes;  /* shards whose owner changed, all updates */
+    uint64_t view_updates;
+} node_call_ctr_t;
 
 struct node {
     cfg_t cfg;
@@ -31,6 +56,25 @@ struct node {
     uint32_t incarnation;
     bool stopping; /* leave sent, grace running */
     bool stopped;  /* handles closing */
+
+    /* Entity runtime (node_call.c). */
+    reg_t *reg;
+    wrk_t **workers;
+    uint32_t nworkers;
+    route_t *route;
+    rpc_t *rpc;
+    bool calls_init;     /* async and timers below exist */
+    bool calls_stopping; /* shutdown began: new calls get `unavailable` */
+    bool route_dirty;    /* membership changed since the table was computed */
+    uv_async_t calls_async;
+    uv_timer_t route_timer; /* coalesces a burst of member events */
+    uv_timer_t rpc_timer;   /* next forwarded-call deadline */
+    uint64_t rpc_armed;     /* deadline rpc_timer is set for, UINT64_MAX if none */
+    pthread_mutex_t q_mu;
+    bool q_async_ok;        /* under q_mu: calls_async may be signalled */
+    node_callq_t routeq;    /* under q_mu: calls entities made, to route */
+    node_callq_t doneq;     /* under q_mu: completed calls this node made */
+    node_call_ctr_t ctr;
 };
 
 /* Create `dir` (mkdir -p), take an exclusive flock on <dir>/LOCK and read
@@ -43,6 +87,49 @@ struct node {
  * operator.  Blocking: start-up only. */
 int node_meta_open(const char *dir, const char *id, uint32_t *incarnation, int *lock_fd,
                    char *err, size_t errcap);
+
+/* ---- entity runtime (node_call.c) ---------------------------------------- */
+
+/* Load the registry (built-ins, plugins, and `debug` with --debug-faults),
+ * start the workers, the route table and the RPC endpoint, and hook them
+ * to the SWIM adapter.  0, or a code after logging node_start_failed
+ * (a plugin that does not load is fatal).  Loop thread, before the join. */
+int node_calls_start(node_t *n);
+/* Shutdown, before api_close: fail what is pending, stop the workers,
+ * answer every HTTP request and forwarded call still held, and start
+ * closing the runtime's handles.  Idempotent. */
+void node_calls_stop(node_t *n);
+/* After the loop ended: free workers, table, RPC and registry. */
+void node_calls_free(node_t *n);
+
+/* Route call c (owned by the node from now on): run it on a local worker,
+ * forward it to its owner, or complete it with `unavailable`.  Loop. */
+void node_call_route(node_t *n, call_t *c);
+/* on_done of calls made by the HTTP API: done_arg is the api_req_t.  Any
+ * thread; hands the call to the loop, which calls api_actors_done. */
+void node_call_http_done(call_t *c);
+/* Bring the shard table up to date if membership changed.  Loop. */
+void node_route_refresh(node_t *n);
+/* Member address for an id in the current view, or NULL. */
+const char *node_member_addr(node_t *n, const char *id, char *buf, size_t cap);
+/* Sum of every worker's counters. */
+void node_wrk_stats(node_t *n, wrk_stats_t *sum);
+
+/* Register the `debug` entity type (node/types/debug.c; --debug-faults
+ * only): `sleep {"ms":n}` holds its turn n ms without blocking the worker,
+ * `call {"type","id","method","body"}` asks another entity and replies
+ * with its answer (A -> B -> A cycles in tests). */
+int type_debug_register(reg_t *reg);
+
+/* ---- HTTP actor API (api_actors.c) ---------------------------------------- */
+
+int api_actors_invoke(api_req_t *r);
+int api_actors_timer(api_req_t *r);
+int api_cluster_shards(api_req_t *r);
+int api_cluster_shard(api_req_t *r);
+int api_cluster_locate(api_req_t *r);
+/* A completed HTTP call: answer its request and free it.  Loop. */
+void api_actors_done(node_t *n, call_t *c);
 
 /* Route handlers (api_cluster.c); r->udata is the node_t. */
 int api_cluster_healthz(api_req_t *r);

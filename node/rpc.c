@@ -51,6 +51,7 @@ typedef struct rpc_slot {
 
 /* What an incoming request's call carries home. */
 typedef struct rpc_origin {
+    void *udata; /* rpc_config_t.udata, for origin_done */
     uint64_t corr;
     char addr[WIRE_ADDR_MAX];
 } rpc_origin_t;
@@ -322,6 +323,7 @@ static void rpc_on_request(rpc_t *r, const wire_hdr_t *h, const uint8_t *p, size
         rpc_reply_error(r, h, rc, "cannot accept the forwarded call");
         return;
     }
+    o->udata = r->cfg.udata;
     o->corr = h->corr_id;
     snprintf(o->addr, sizeof o->addr, "%s", h->src_addr);
     c->hops = q.hops;
@@ -345,6 +347,11 @@ void rpc_on_frame(rpc_t *r, const wire_hdr_t *h, const uint8_t *payload, size_t 
 bool rpc_is_origin(const rpc_t *r, const call_t *c)
 {
     return c->on_done == r->cfg.origin_done;
+}
+
+void *rpc_origin_udata(const call_t *c)
+{
+    return ((const rpc_origin_t *)c->done_arg)->udata;
 }
 
 void rpc_reply(rpc_t *r, call_t *c)

@@ -61,7 +61,7 @@ typedef struct rpc_rep {
 } rpc_rep_t;
 
 /* Highest call kind a request may carry. */
-#define RPC_CALL_KIND_MAX CALL_TIMER_GET
+#define RPC_CALL_KIND_MAX CALL_LOCATE
 
 /* Encode call c as a request that has been forwarded `hops` times.  On 0,
  * *out is malloc'd (*len bytes) and owned by the caller.  SH_EBAD_REQUEST
@@ -144,6 +144,9 @@ void rpc_on_frame(rpc_t *r, const wire_hdr_t *h, const uint8_t *payload, size_t 
 
 /* True if c was made by this rpc from an incoming request. */
 bool rpc_is_origin(const rpc_t *r, const call_t *c);
+/* For origin_done: the udata of the rpc_t that made c (any thread; c was
+ * made by an rpc_t, so done_arg is its origin record). */
+void *rpc_origin_udata(const call_t *c);
 /* c (completed, rpc_is_origin) goes home: its outcome is sent to the node
  * that asked, and c is freed. */
 void rpc_reply(rpc_t *r, call_t *c);

@@ -16,8 +16,9 @@ for f in "${fuzzers[@]}"; do
   "$f" -max_total_time="$secs" -max_len=65536 -print_final_stats=1 \
        -artifact_prefix="$build/fuzz-artifacts/$name-" "$work" ${seeds:+$( [ -d "$seeds" ] && echo "$seeds")} 2>&1 \
     | grep -E '^(stat::number_of_executed_runs|stat::new_units_added|==|SUMMARY|Done)' || true
-  if ls "$build/fuzz-artifacts/$name-"* >/dev/null 2>&1; then
-    echo "fuzz: $name FOUND A CRASH: $(ls "$build/fuzz-artifacts/$name-"*)"; exit 1
+  crashes=("$build/fuzz-artifacts/$name-"*)   # nullglob: empty when clean
+  if [ ${#crashes[@]} -gt 0 ]; then
+    echo "fuzz: $name FOUND A CRASH: ${crashes[*]}"; exit 1
   fi
 done
 echo "fuzz: all targets clean"

@@ -78,8 +78,9 @@ static int cart_find(const cart_t *c, const char *id)
 }
 
 /* The item id held by JSON value `f`, or NULL if it is not a string of 1 to
- * CART_ID_MAX bytes.  json_string_length counts an embedded NUL and strlen
- * does not: such an id would alias a shorter one, so it is refused. */
+ * CART_ID_MAX bytes.  An embedded NUL would make the id alias a shorter
+ * one; jansson already refuses "\u0000" unless asked to allow it, and the
+ * length check keeps that true should a caller ever pass JSON_ALLOW_NUL. */
 static const char *cart_json_id(const json_t *f)
 {
     if (!json_is_string(f))

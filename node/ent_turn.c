@@ -1,0 +1,587 @@
+/*
+ * ent_turn.c - turns: running a call through an entity type's handler,
+ * the turn API of include/shoal/entity.h, asks and defers, deadlines, and
+ * ent_invoke_direct.
+ *
+ * Design notes.
+ *
+ * A turn serves one call.  It begins when the worker pops the call from
+ * the entity's mailbox and ends when the call completes; while it is open
+ * (e->turn != NULL) the entity takes no other call.  A handler that asks
+ * another entity or defers returns SHOAL_TURN_PENDING and the turn stays
+ * open, possibly across many loop iterations, while other entities of the
+ * same worker keep running: nothing here blocks the thread.
+ *
+ * Non-reentrancy is what makes a cycle A -> B -> A end in a timeout rather
+ * than a deadlock: B's ask to A waits in A's mailbox behind A's open turn.
+ * Every open turn sits in the worker's timer queue at min(call deadline,
+ * ask deadline or defer due), so at the outer call's deadline the turn
+ * ends with SH_ETIMEOUT, the entity moves on, and the queued inner calls,
+ * now expired, complete with SH_ETIMEOUT without running.
+ *
+ * An ask goes out only after the handler returns (t->ask_out waits until
+ * then), because only then is the turn copied to the heap and its final
+ * address known; the ask's done_arg is that heap turn and call->corr the
+ * turn's ask sequence number.  A reply whose sequence number is no longer
+ * current (the ask timed out on the caller's side and the continuation
+ * already ran with SH_ETIMEOUT), or whose turn has ended, is dropped and
+ * counted (late_replies).
+ *
+ * Effects are held by the turn: events, the reply and outgoing tells.
+ * They take effect only if the handler (or the last continuation) returns
+ * 0, through ent_events_commit; any error discards them all, so a failed
+ * turn has no effect at all.  State changes only through apply, at the end
+ * of the turn: a continuation sees the state as it was when the turn began.
+ *
+ * What this file deliberately does not do: persistence (ent_events_commit
+ * is the seam), retries, or more than one ask in flight per turn.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ent.h"
+#include "ent_int.h"
+#include "sh_assert.h"
+#include "sh_err.h"
+#include "sh_time.h"
+
+enum turn_outcome { OUT_OK, OUT_ERROR, OUT_TIMEOUT, OUT_CORRUPT, OUT_DROPPED };
+
+static const uint64_t lat_bounds_us[WRK_LAT_BUCKETS - 1] = {10,   25,   50,   100,   250,  500,
+                                                            1000, 2500, 5000, 10000, 50000};
+
+static void turn_finish(struct shoal_turn *t, int rc);
+
+/* ---- lifetime of heap turns */
+
+static void turn_free_tells(struct shoal_turn *t)
+{
+    call_t *c = t->tells_head, *nx;
+    for (; c; c = nx) {
+        nx = c->next;
+        call_free(c);
+    }
+    t->tells_head = t->tells_tail = NULL;
+    t->ntells = 0;
+}
+
+static void turn_unref(struct shoal_turn *t)
+{
+    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    free(t->ev);
+    free(t->reply);
+    turn_free_tells(t);
+    call_free(t->ask_out);
+    wrk_port_unref(t->port);
+    free(t);
+}
+
+void ent_turn_scratch_fini(struct shoal_turn *t)
+{
+    free(t->ev);
+    t->ev = NULL;
+    t->ev_cap = 0;
+}
+
+/* Copy the worker's scratch turn to the heap; the scratch keeps none of
+ * the buffers.  NULL on allocation failure (the scratch is unchanged). */
+static struct shoal_turn *turn_promote(struct shoal_turn *s)
+{
+    struct shoal_turn *h = malloc(sizeof *h);
+    if (!h)
+        return NULL;
+    memcpy(h, s, sizeof *h);
+    atomic_init(&h->refs, 1);
+    h->heap = true;
+    h->port = wrk_port_ref(s->w->port);
+    s->ev = NULL;
+    s->ev_cap = s->ev_len = 0;
+    s->ev_n = 0;
+    s->reply = NULL;
+    s->tells_head = s->tells_tail = NULL;
+    s->ask_out = NULL;
+    s->e = NULL;
+    s->call = NULL;
+    return h;
+}
+
+/* ---- effects */
+
+static void turn_discard_effects(struct shoal_turn *t)
+{
+    t->ev_len = 0;
+    t->ev_n = 0;
+    free(t->reply);
+    t->reply = NULL;
+    t->reply_len = 0;
+    turn_free_tells(t);
+}
+
+/* Forget an ask or defer the current callback requested but did not wait
+ * for (it returned something other than SHOAL_TURN_PENDING). */
+static void turn_drop_request(struct shoal_turn *t)
+{
+    call_free(t->ask_out);
+    t->ask_out = NULL;
+    t->req = TURN_WAIT_NONE;
+}
+
+static void turn_send_tells(struct shoal_turn *t)
+{
+    call_t *c = t->tells_head, *nx;
+    t->tells_head = t->tells_tail = NULL;
+    t->ntells = 0;
+    for (; c; c = nx) {
+        nx = c->next;
+        c->next = NULL;
+        wrk_send(t->w, c);
+    }
+}
+
+static void turn_stats(struct wrk *w, enum turn_outcome o, uint64_t start_ns)
+{
+    if (o == OUT_DROPPED)
+        return;
+    uint64_t us = (uv_hrtime() - start_ns) / 1000;
+    size_t b = 0;
+    while (b < WRK_LAT_BUCKETS - 1 && us > lat_bounds_us[b])
+        b++;
+    WRK_INC(w, lat[b]);
+    wrk_cnt_add(&w->st.lat_sum_us, us);
+    switch (o) {
+    case OUT_OK: WRK_INC(w, turns_ok); break;
+    case OUT_ERROR: WRK_INC(w, turns_error); break;
+    case OUT_TIMEOUT: WRK_INC(w, turns_timeout); break;
+    case OUT_CORRUPT: WRK_INC(w, turns_corrupt); break;
+    case OUT_DROPPED: break;
+    }
+}
+
+/* End the open turn: send tells (on success), complete the call, detach
+ * from the entity and, if `after`, let the entity take its next call.
+ * Effects must already be discarded when status != 0. */
+static void turn_end(struct shoal_turn *t, int status, const char *msg, enum turn_outcome o,
+                     bool after)
+{
+    struct wrk *w = t->w;
+    ent_t *e = t->e;
+    call_t *c = t->call;
+    if (t->tq.idx != ENT_TQ_NONE)
+        ent_tq_remove(w, &t->tq);
+    t->wait = TURN_WAIT_NONE;
+    bool activity = t->activity;
+    turn_stats(w, o, t->start_ns);
+    if (status == 0)
+        turn_send_tells(t);
+    uint8_t *reply = t->reply;
+    size_t rl = t->reply_len;
+    t->reply = NULL;
+    t->reply_len = 0;
+    if (status != 0 && !msg)
+        msg = t->errmsg[0] ? t->errmsg : sh_strerror(status);
+    t->call = NULL;
+    t->e = NULL;
+    e->turn = NULL;
+    call_complete_owned(c, status, reply, rl, status ? msg : NULL);
+    if (t->heap)
+        turn_unref(t);
+    if (after)
+        ent_after_turn(w, e, activity, o == OUT_CORRUPT);
+}
+
+static void turn_fail_now(struct shoal_turn *t, int status, const char *msg, enum turn_outcome o)
+{
+    turn_drop_request(t);
+    turn_discard_effects(t);
+    turn_end(t, status, msg, o, true);
+}
+
+/*
+ * The seam for persistence.  Today: apply the turn's events to the state
+ * in order, then release the output (tells, then the reply) at once.
+ * With the journal, this applies the events (so the next turn sees them),
+ * hands the encoded events to the group-commit writer and ends the turn
+ * WITHOUT completing the call; the writer's completion, delivered to this
+ * worker like an ask reply, releases the held tells and reply (the output
+ * gate of DESIGN.md) or, on a failed commit, completes the call with the
+ * error and drops the entity (its state ran ahead of the journal).
+ */
+void ent_events_commit(struct shoal_turn *t)
+{
+    const shoal_entity_type_t *ty = t->type;
+    if (t->ev_n && !ty->apply) {
+        turn_fail_now(t, SH_EINTERNAL, "entity type emits events but has no apply", OUT_ERROR);
+        return;
+    }
+    size_t off = 0;
+    for (uint32_t i = 0; i < t->ev_n; i++) {
+        uint32_t n;
+        memcpy(&n, t->ev + off, sizeof n);
+        off += sizeof n;
+        int rc = ty->apply(t->e->state, t->ev + off, n, ty->udata);
+        off += n;
+        if (rc != 0) {
+            turn_fail_now(t, SH_ECORRUPT, "applying an event failed: entity state dropped",
+                          OUT_CORRUPT);
+            return;
+        }
+    }
+    t->ev_len = 0;
+    t->ev_n = 0;
+    turn_end(t, 0, NULL, OUT_OK, true);
+}
+
+/* ---- running turns */
+
+static void turn_begin(struct shoal_turn *t, struct wrk *w, ent_t *e, call_t *c, uint64_t ns)
+{
+    t->w = w;
+    t->e = e;
+    t->call = c;
+    t->type = e->type;
+    t->id = e->id;
+    t->direct_state = NULL;
+    t->now_ms = ns / 1000000u;
+    t->start_ns = ns;
+    t->ev_len = 0;
+    t->ev_n = 0;
+    t->reply = NULL;
+    t->reply_len = 0;
+    t->tells_head = t->tells_tail = NULL;
+    t->ntells = 0;
+    t->req = t->wait = TURN_WAIT_NONE;
+    t->ask_out = NULL;
+    t->ask_seq = 0;
+    t->cont = NULL;
+    t->cont_arg = NULL;
+    t->tq.idx = ENT_TQ_NONE;
+    t->tq.kind = ENT_TQ_TURN;
+    t->port = NULL;
+    t->heap = t->direct = false;
+    t->activity = !(c->flags & CALL_F_TIMER);
+    t->errmsg[0] = '\0';
+}
+
+void ent_turn_run(struct wrk *w, ent_t *e)
+{
+    call_t *c = ent_mbox_pop(w, e);
+    if (!c)
+        return;
+    /* Both clocks are CLOCK_MONOTONIC: one read serves the deadline check,
+     * the turn's "now" and the latency histogram. */
+    uint64_t ns = uv_hrtime();
+    if (ns / 1000000u >= c->deadline_ms) {
+        WRK_INC(w, turns_timeout);
+        bool activity = !(c->flags & CALL_F_TIMER);
+        call_complete(c, SH_ETIMEOUT, NULL, 0, "deadline expired before the turn started");
+        ent_after_turn(w, e, activity, false);
+        return;
+    }
+    struct shoal_turn *t = &w->scratch;
+    turn_begin(t, w, e, c, ns);
+    e->turn = t;
+    int rc = e->type->handle(t, e->state, c->method, c->body, c->len);
+    turn_finish(t, rc);
+}
+
+/* The callback returned SHOAL_TURN_PENDING with an ask or defer: keep the
+ * turn open on the heap, queue its wake-up, send the ask. */
+static void turn_suspend(struct shoal_turn *t)
+{
+    struct wrk *w = t->w;
+    if (!t->heap) {
+        struct shoal_turn *h = turn_promote(t);
+        if (!h) {
+            turn_fail_now(t, SH_ENOMEM, "out of memory suspending a turn", OUT_ERROR);
+            return;
+        }
+        t = h;
+        t->e->turn = t;
+    }
+    t->wait = t->req;
+    t->req = TURN_WAIT_NONE;
+    t->wait_due = t->wait == TURN_WAIT_DEFER ? sh_time_mono_ms() + t->defer_ms
+                                             : t->ask_out->deadline_ms;
+    t->tq.due_ms = t->wait_due < t->call->deadline_ms ? t->wait_due : t->call->deadline_ms;
+    if (ent_tq_push(w, &t->tq) != 0) {
+        turn_fail_now(t, SH_ENOMEM, "out of memory suspending a turn", OUT_ERROR);
+        return;
+    }
+    if (t->wait == TURN_WAIT_ASK) {
+        call_t *a = t->ask_out;
+        t->ask_out = NULL;
+        a->on_done = ent_ask_done;
+        a->done_arg = t;
+        a->corr = ++t->ask_seq;
+        atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+        wrk_send(w, a); /* may complete at once: the reply is queued, not run */
+    }
+}
+
+static void turn_finish(struct shoal_turn *t, int rc)
+{
+    if (rc == SHOAL_TURN_PENDING && t->req != TURN_WAIT_NONE) {
+        turn_suspend(t);
+        return;
+    }
+    turn_drop_request(t);
+    if (rc == SHOAL_TURN_PENDING || rc > 0) {
+        snprintf(t->errmsg, sizeof t->errmsg,
+                 "handler of type '%s' returned %d without a pending ask or defer",
+                 t->type->name, rc);
+        rc = SH_EINTERNAL;
+    }
+    if (rc == 0) {
+        ent_events_commit(t);
+        return;
+    }
+    bool corrupt = rc == SHOAL_ECORRUPT;
+    turn_fail_now(t, rc, corrupt ? "entity state corrupt: entity dropped" : NULL,
+                  corrupt ? OUT_CORRUPT : OUT_ERROR);
+}
+
+/* Run the continuation of an open turn. */
+static void turn_continue(struct shoal_turn *t, int status, const uint8_t *reply, size_t len)
+{
+    if (t->tq.idx != ENT_TQ_NONE)
+        ent_tq_remove(t->w, &t->tq);
+    t->wait = TURN_WAIT_NONE;
+    t->now_ms = sh_time_mono_ms();
+    shoal_cont_fn cont = t->cont;
+    void *arg = t->cont_arg;
+    t->cont = NULL;
+    t->cont_arg = NULL;
+    int rc = cont(t, t->e->state, status, reply, len, arg);
+    turn_finish(t, rc);
+}
+
+void ent_turn_wake(struct wrk *w, struct shoal_turn *t)
+{
+    uint64_t now = sh_time_mono_ms();
+    if (now >= t->call->deadline_ms) {
+        turn_fail_now(t, SH_ETIMEOUT, "deadline expired while the turn waited", OUT_TIMEOUT);
+        return;
+    }
+    if (now < t->wait_due) { /* woken early: wait on */
+        t->tq.due_ms = t->wait_due < t->call->deadline_ms ? t->wait_due : t->call->deadline_ms;
+        if (ent_tq_push(w, &t->tq) != 0)
+            turn_fail_now(t, SH_ENOMEM, "out of memory re-arming a turn", OUT_ERROR);
+        return;
+    }
+    int status = 0;
+    if (t->wait == TURN_WAIT_ASK) {
+        t->ask_seq++; /* orphan the ask: its reply, if any, is dropped */
+        status = SH_ETIMEOUT;
+    }
+    turn_continue(t, status, NULL, 0);
+}
+
+void ent_turn_abandon(struct wrk *w, struct shoal_turn *t, int status, const char *msg)
+{
+    (void)w;
+    turn_drop_request(t);
+    turn_discard_effects(t);
+    turn_end(t, status, msg, OUT_DROPPED, false);
+}
+
+void ent_ask_done(call_t *c)
+{
+    struct shoal_turn *t = c->done_arg;
+    struct wrk *w = wrk_self;
+    if (w && w->port == t->port) {
+        /* Completed on the caller's own thread (same-worker fast path):
+         * queue it for the worker's batch; never run a continuation from
+         * inside another entity's turn. */
+        c->next = NULL;
+        if (w->lr_tail)
+            w->lr_tail->next = c;
+        else
+            w->lr_head = c;
+        w->lr_tail = c;
+        return;
+    }
+    if (!wrk_port_reply(t->port, c)) {
+        call_free(c);
+        turn_unref(t);
+    }
+}
+
+void ent_turn_reply_in(struct wrk *w, call_t *c)
+{
+    struct shoal_turn *t = c->done_arg;
+    if (t->e && t->wait == TURN_WAIT_ASK && c->corr == t->ask_seq)
+        turn_continue(t, c->status, c->reply, c->reply_len);
+    else
+        WRK_INC(w, late_replies);
+    call_free(c);
+    turn_unref(t);
+}
+
+/* ---- the turn API (include/shoal/entity.h) */
+
+const char *shoal_turn_type(const shoal_turn_t *t) { return t->type->name; }
+const char *shoal_turn_id(const shoal_turn_t *t) { return t->id; }
+uint64_t shoal_turn_now_ms(const shoal_turn_t *t) { return t->now_ms; }
+
+uint64_t shoal_turn_wall_ms(const shoal_turn_t *t)
+{
+    uint64_t wall = sh_time_wall_ms();
+    if (t->direct)
+        return wall;
+    uint64_t mono = sh_time_mono_ms();
+    return wall - (mono > t->now_ms ? mono - t->now_ms : 0);
+}
+
+int shoal_turn_emit(shoal_turn_t *t, const void *event, size_t len)
+{
+    if (len && !event)
+        return SHOAL_EBAD_REQUEST;
+    uint32_t n = (uint32_t)len;
+    if (len > CALL_BODY_MAX || t->ev_len + sizeof n + len > ENT_EVENTS_BYTES_MAX)
+        return SHOAL_ETOO_BIG;
+    size_t need = t->ev_len + sizeof n + len;
+    if (need > t->ev_cap) {
+        size_t cap = t->ev_cap ? t->ev_cap * 2 : 256;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *nb = realloc(t->ev, cap);
+        if (!nb)
+            return -ENOMEM;
+        t->ev = nb;
+        t->ev_cap = cap;
+    }
+    memcpy(t->ev + t->ev_len, &n, sizeof n);
+    if (len)
+        memcpy(t->ev + t->ev_len + sizeof n, event, len);
+    t->ev_len = need;
+    t->ev_n++;
+    return 0;
+}
+
+int shoal_turn_reply(shoal_turn_t *t, const void *body, size_t len)
+{
+    if (len && !body)
+        return SHOAL_EBAD_REQUEST;
+    if (len > CALL_BODY_MAX)
+        return SHOAL_ETOO_BIG;
+    uint8_t *copy = NULL;
+    if (len) {
+        copy = malloc(len);
+        if (!copy)
+            return -ENOMEM;
+        memcpy(copy, body, len);
+    }
+    free(t->reply);
+    t->reply = copy;
+    t->reply_len = len;
+    return 0;
+}
+
+int shoal_turn_fail(shoal_turn_t *t, int code, const char *message)
+{
+    if (message)
+        snprintf(t->errmsg, sizeof t->errmsg, "%s", message);
+    return code;
+}
+
+int shoal_turn_ask(shoal_turn_t *t, const char *type, const char *id, const char *method,
+                   const void *body, size_t len, uint32_t timeout_ms, shoal_cont_fn cont,
+                   void *arg)
+{
+    if (t->direct || !cont)
+        return SHOAL_EBAD_REQUEST;
+    if (t->req != TURN_WAIT_NONE)
+        return SHOAL_EBUSY;
+    uint64_t deadline = t->call->deadline_ms;
+    if (timeout_ms && t->now_ms + timeout_ms < deadline)
+        deadline = t->now_ms + timeout_ms;
+    call_t *c;
+    int rc = call_new(&c, CALL_ASK, type, id, method, body, len, deadline, t->w->cfg.shards);
+    if (rc != 0)
+        return rc;
+    t->ask_out = c;
+    t->req = TURN_WAIT_ASK;
+    t->cont = cont;
+    t->cont_arg = arg;
+    return 0;
+}
+
+int shoal_turn_defer(shoal_turn_t *t, uint32_t ms, shoal_cont_fn cont, void *arg)
+{
+    if (t->direct || !cont)
+        return SHOAL_EBAD_REQUEST;
+    if (t->req != TURN_WAIT_NONE)
+        return SHOAL_EBUSY;
+    t->req = TURN_WAIT_DEFER;
+    t->defer_ms = ms;
+    t->cont = cont;
+    t->cont_arg = arg;
+    return 0;
+}
+
+int shoal_turn_tell(shoal_turn_t *t, const char *type, const char *id, const char *method,
+                    const void *body, size_t len)
+{
+    if (t->direct)
+        return SHOAL_EBAD_REQUEST;
+    if (t->ntells >= ENT_TELLS_MAX)
+        return SHOAL_ETOO_BIG;
+    call_t *c;
+    int rc = call_new(&c, CALL_TELL, type, id, method, body, len,
+                      t->now_ms + CALL_DEFAULT_TIMEOUT_MS, t->w->cfg.shards);
+    if (rc != 0)
+        return rc;
+    if (t->tells_tail)
+        t->tells_tail->next = c;
+    else
+        t->tells_head = c;
+    t->tells_tail = c;
+    t->ntells++;
+    return 0;
+}
+
+/* ---- ent.h */
+
+int ent_invoke_direct(const shoal_entity_type_t *type, void *state, const char *id,
+                      const char *method, const void *body, size_t len, uint64_t now_ms,
+                      ent_direct_result_t *res)
+{
+    memset(res, 0, sizeof *res);
+    struct shoal_turn t;
+    memset(&t, 0, sizeof t);
+    t.direct = true;
+    t.type = type;
+    t.id = id;
+    t.direct_state = state;
+    t.now_ms = now_ms;
+    t.tq.idx = ENT_TQ_NONE;
+    int rc = type->handle(&t, state, method, (const uint8_t *)body, len);
+    if (rc == SHOAL_TURN_PENDING || rc > 0) {
+        snprintf(t.errmsg, sizeof t.errmsg, "handler returned %d without a pending ask", rc);
+        rc = SH_EINTERNAL;
+    }
+    if (rc == 0 && t.ev_n && !type->apply)
+        rc = SH_EINTERNAL;
+    size_t off = 0;
+    for (uint32_t i = 0; rc == 0 && i < t.ev_n; i++) {
+        uint32_t n;
+        memcpy(&n, t.ev + off, sizeof n);
+        off += sizeof n;
+        rc = type->apply(state, t.ev + off, n, type->udata);
+        off += n;
+    }
+    res->status = rc;
+    res->events = rc == 0 ? t.ev_n : 0;
+    if (rc == 0) {
+        res->reply = t.reply;
+        res->reply_len = t.reply_len;
+    } else {
+        free(t.reply);
+    }
+    snprintf(res->errmsg, sizeof res->errmsg, "%s", t.errmsg);
+    free(t.ev);
+    return rc;
+}
