@@ -22,8 +22,10 @@
 
 #include <jansson.h>
 
+#include "ctl_actors.h"
 #include "ctl_http.h"
 #include "ctl_table.h"
+#include "sh_assert.h"
 #include "sh_err.h"
 #include "sh_time.h"
 
@@ -44,8 +46,13 @@ static const char usage_text[] =
     "usage: shoalctl [--node HOST:PORT] [-o table|json] [--timeout MS] COMMAND\n"
     "\n"
     "Commands:\n"
-    "  members   list the cluster's members as this node sees them\n"
-    "  health    the node's liveness (/healthz) and readiness (/readyz)\n"
+    "  members                        the cluster's members as this node sees them\n"
+    "  health                         the node's liveness (/healthz) and readiness (/readyz)\n"
+    "  shards [N]                     the shard table (or shard N): owner, replicas,\n"
+    "                                 epoch, and active entities on the owner\n"
+    "  locate TYPE/ID                 the shard and owner of an entity, and whether it\n"
+    "                                 is active\n"
+    "  invoke TYPE/ID METHOD [JSON]   call an entity; prints its reply\n"
     "\n"
     "Options (before or after the command):\n"
     "  --node HOST:PORT   the node's HTTP API (env SHOAL_NODE, default 127.0.0.1:8080)\n"
@@ -126,15 +133,18 @@ static int opts_parse(ctl_opts_t *o, int argc, char **argv)
     return -1;
 }
 
-/* GET path; on success *doc is the parsed JSON body (NULL if the body is
- * not JSON) and *status the HTTP status.  Returns an exit code, having
- * printed the one-line error, or CTL_EXIT_OK. */
-static int api_get(const ctl_opts_t *o, const char *path, int *status, json_t **doc)
+/* METHOD path [body]; on success *doc is the parsed JSON body (NULL if
+ * the body is not JSON or empty), *status the HTTP status and, if raw is
+ * not NULL, *raw the body as received (caller frees).  Returns an exit
+ * code, having printed the one-line error, or CTL_EXIT_OK. */
+static int api_call(const ctl_opts_t *o, const char *method, const char *path,
+                    const char *body, int *status, json_t **doc, char **raw)
 {
     ctl_http_res_t res;
     char err[256];
     *doc = NULL;
-    int rc = ctl_http_request(o->node, "GET", path, NULL, 0, o->timeout_ms, &res, err, sizeof(err));
+    int rc = ctl_http_request(o->node, method, path, body, body ? strlen(body) : 0,
+                              o->timeout_ms, &res, err, sizeof(err));
     if (rc == SH_ETIMEOUT) {
         fail("no answer from %s within %u ms (%s)", o->node, o->timeout_ms, err);
         return CTL_EXIT_FAIL;
@@ -144,10 +154,19 @@ static int api_get(const ctl_opts_t *o, const char *path, int *status, json_t **
         return CTL_EXIT_FAIL;
     }
     json_error_t jerr;
-    *doc = json_loadb(res.body, res.len, 0, &jerr);
+    *doc = json_loadb(res.body, res.len, JSON_DECODE_ANY, &jerr);
     *status = res.status;
+    if (raw) {
+        *raw = res.body; /* NUL-terminated; ownership moves to the caller */
+        res.body = NULL;
+    }
     ctl_http_res_fini(&res);
     return CTL_EXIT_OK;
+}
+
+static int api_get(const ctl_opts_t *o, const char *path, int *status, json_t **doc)
+{
+    return api_call(o, "GET", path, NULL, status, doc, NULL);
 }
 
 /* An API error document {"errorCode":..,"message":..} as one line. */
@@ -254,6 +273,147 @@ static int cmd_health(const ctl_opts_t *o)
     return ex;
 }
 
+/* Print a table built by `build` from doc, or doc itself with -o json. */
+static int print_doc(const ctl_opts_t *o, const json_t *doc, const char *what,
+                     int (*build)(const json_t *, ctl_table_t **, char *, size_t))
+{
+    if (o->json)
+        return print_json(doc);
+    ctl_table_t *t;
+    char err[160];
+    char *text;
+    int rc = build(doc, &t, err, sizeof(err));
+    if (rc < 0) {
+        fail("unexpected %s document from %s: %s", what, o->node,
+             rc == SH_EMALFORMED ? err : sh_strerror(rc));
+        return CTL_EXIT_FAIL;
+    }
+    rc = ctl_table_render(t, &text);
+    ctl_table_free(t);
+    if (rc < 0) {
+        fail("out of memory");
+        return CTL_EXIT_FAIL;
+    }
+    fputs(text, stdout);
+    free(text);
+    return CTL_EXIT_OK;
+}
+
+/* GET path and show it with `build`; errors as one line. */
+static int show(const ctl_opts_t *o, const char *path, const char *what,
+                int (*build)(const json_t *, ctl_table_t **, char *, size_t))
+{
+    int status = 0;
+    json_t *doc;
+    int ex = api_get(o, path, &status, &doc);
+    if (ex != CTL_EXIT_OK)
+        return ex;
+    if (status != 200) {
+        ex = api_error(o, status, doc);
+    } else if (!doc) {
+        fail("%s answered with something that is not JSON", o->node);
+        ex = CTL_EXIT_FAIL;
+    } else {
+        ex = print_doc(o, doc, what, build);
+    }
+    json_decref(doc);
+    return ex;
+}
+
+static int cmd_shards(const ctl_opts_t *o)
+{
+    char path[64] = "/v1/cluster/shards";
+    if (o->nargs == 2) {
+        char *end;
+        long n = strtol(o->args[1], &end, 10);
+        if (!*o->args[1] || *end || n < 0 || n > 65535) {
+            fail("shards: N must be a shard number, got '%s'", o->args[1]);
+            return CTL_EXIT_USAGE;
+        }
+        snprintf(path, sizeof(path), "/v1/cluster/shards/%ld", n);
+    }
+    return show(o, path, "shards", ctl_shards_table);
+}
+
+/* "/v1/cluster/locate/T/I" or "/v1.0/actors/T/I/method/M", escaped.
+ * Returns CTL_EXIT_OK or CTL_EXIT_USAGE (message printed). */
+static int entity_path(const char *ent, const char *method, char *path, size_t cap)
+{
+    char type[256], id[1024], et[768], ei[3072], em[1536];
+    if (ctl_entity_parse(ent, type, sizeof(type), id, sizeof(id)) != 0) {
+        fail("expected TYPE/ID (e.g. cart/42), got '%s'", ent);
+        return CTL_EXIT_USAGE;
+    }
+    if (ctl_path_escape(type, et, sizeof(et)) < 0 || ctl_path_escape(id, ei, sizeof(ei)) < 0 ||
+        (method && ctl_path_escape(method, em, sizeof(em)) < 0)) {
+        fail("TYPE/ID or METHOD too long");
+        return CTL_EXIT_USAGE;
+    }
+    if (method)
+        snprintf(path, cap, "/v1.0/actors/%s/%s/method/%s", et, ei, em);
+    else
+        snprintf(path, cap, "/v1/cluster/locate/%s/%s", et, ei);
+    return CTL_EXIT_OK;
+}
+
+static int cmd_locate(const ctl_opts_t *o)
+{
+    char path[8192];
+    int ex = entity_path(o->args[1], NULL, path, sizeof(path));
+    return ex != CTL_EXIT_OK ? ex : show(o, path, "locate", ctl_locate_table);
+}
+
+/* Prints the reply as the entity gave it (re-indented with -o json). */
+static int cmd_invoke(const ctl_opts_t *o)
+{
+    char path[8192];
+    const char *body = o->nargs == 4 ? o->args[3] : NULL;
+    int ex = entity_path(o->args[1], o->args[2], path, sizeof(path));
+    if (ex != CTL_EXIT_OK)
+        return ex;
+    json_error_t jerr;
+    json_t *check = body ? json_loads(body, JSON_DECODE_ANY, &jerr) : NULL;
+    if (body && !check) {
+        fail("invoke: JSON argument is not valid JSON: %s", jerr.text);
+        return CTL_EXIT_USAGE;
+    }
+    json_decref(check);
+    int status = 0;
+    json_t *doc;
+    char *raw = NULL;
+    ex = api_call(o, "POST", path, body, &status, &doc, &raw);
+    if (ex != CTL_EXIT_OK)
+        return ex;
+    if (status != 200)
+        ex = api_error(o, status, doc);
+    else if (o->json && doc)
+        ex = print_json(doc);
+    else if (raw && raw[0])
+        puts(raw);
+    json_decref(doc);
+    free(raw);
+    return ex;
+}
+
+/* Exit code of running args[0] with its arguments, or -1 if the command or
+ * its argument count is unknown. */
+static int dispatch(const ctl_opts_t *o)
+{
+    const char *cmd = o->args[0];
+    size_t n = o->nargs;
+    if (strcmp(cmd, "members") == 0 && n == 1)
+        return cmd_members(o);
+    if (strcmp(cmd, "health") == 0 && n == 1)
+        return cmd_health(o);
+    if (strcmp(cmd, "shards") == 0 && n <= 2)
+        return cmd_shards(o);
+    if (strcmp(cmd, "locate") == 0 && n == 2)
+        return cmd_locate(o);
+    if (strcmp(cmd, "invoke") == 0 && (n == 3 || n == 4))
+        return cmd_invoke(o);
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     ctl_opts_t o = {0};
@@ -264,14 +424,16 @@ int main(int argc, char **argv)
         fputs(usage_text, stderr);
         return CTL_EXIT_USAGE;
     }
+    ex = dispatch(&o);
+    if (ex >= 0)
+        return ex;
     const char *cmd = o.args[0];
-    if (strcmp(cmd, "members") == 0 && o.nargs == 1)
-        return cmd_members(&o);
-    if (strcmp(cmd, "health") == 0 && o.nargs == 1)
-        return cmd_health(&o);
-    if (strcmp(cmd, "members") == 0 || strcmp(cmd, "health") == 0)
-        fail("%s takes no arguments (see shoalctl --help)", cmd);
-    else
-        fail("unknown command '%s' (see shoalctl --help)", cmd);
+    static const char *const known[] = {"members", "health", "shards", "locate", "invoke"};
+    for (size_t i = 0; i < SH_ARRAY_LEN(known); i++)
+        if (strcmp(cmd, known[i]) == 0) {
+            fail("wrong arguments for %s (see shoalctl --help)", cmd);
+            return CTL_EXIT_USAGE;
+        }
+    fail("unknown command '%s' (see shoalctl --help)", cmd);
     return CTL_EXIT_USAGE;
 }

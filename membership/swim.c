@@ -148,7 +148,8 @@ int swim_send(swim_t *s, const char *to_addr, swim_msg_t *msg)
     msg->from_addr = swim_str_of(s->self_addr);
     if (msg->type != SWIM_MSG_SYNC && msg->type != SWIM_MSG_SYNC_ACK) {
         /* Updates the caller insists on (at most SWIM_FORCED_MAX) go
-         * first, then the fewest-sent gossip in the remaining budget. */
+         * first, then the fewest-sent gossip in the remaining budget,
+         * which skips the forced ones (see swim_gossip_select). */
         size_t nf = msg->n_gossip, used = 0;
         SH_ASSERT(nf <= SWIM_FORCED_MAX);
         for (size_t i = 0; i < nf; i++) {
@@ -284,6 +285,10 @@ int swim_new(swim_t **out, const swim_config_t *cfg, uint64_t now_ms)
         return rc ? rc : -ENOMEM;
     }
     swim_table_add_self(s, now_ms);
+    /* "I am here, at this incarnation" is news like any other: a restarted
+     * member must spread its new life itself, not rely on its seed alone,
+     * or members still holding the old life suspect declare it dead. */
+    swim_gossip_queue(s, 0, swim_str_of(NULL));
     s->probe_next_at = now_ms + 1 + sh_rng_below(&s->rng, cfg->probe_interval_ms);
     s->pushpull_at = now_ms + 1 + sh_rng_below(&s->rng, cfg->pushpull_interval_ms);
     s->reconnect_at = now_ms + 1 + sh_rng_below(&s->rng, cfg->reconnect_interval_ms);
@@ -327,6 +332,9 @@ int swim_join(swim_t *s, uint64_t now_ms, const char *const *seeds, size_t n)
     s->seeds = list;
     s->n_seeds = k;
     s->joining = k > 0;
+    /* Announce ourselves afresh: a second join (the cluster was lost,
+     * seeds replaced) comes after swim_new's entry was sent out. */
+    swim_gossip_queue(s, 0, swim_str_of(NULL));
     if (s->joining)
         swim_join_run(s, now_ms);
     timers_run(s, now_ms);
@@ -352,8 +360,9 @@ static void dispatch(swim_t *s, uint64_t now, const swim_msg_t *m,
 {
     for (size_t i = 0; i < m->n_gossip; i++)
         swim_update_apply(s, now, &m->gossip[i], m->from_id, false);
+    bool vouch = swim_refute_answer(s, m, reply);
     switch (m->type) {
-    case SWIM_MSG_PING: swim_on_ping(s, now, m, reply); break;
+    case SWIM_MSG_PING: swim_on_ping(s, now, m, reply, vouch); break;
     case SWIM_MSG_ACK: swim_on_ack(s, now, m); break;
     case SWIM_MSG_PING_REQ: swim_on_ping_req(s, now, m, reply); break;
     case SWIM_MSG_NACK: swim_on_nack(s, now, m); break;

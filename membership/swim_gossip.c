@@ -22,6 +22,15 @@
  * updates up to gossip_max_bytes.  An update that does not fit is skipped
  * for a smaller one, at most four times per message.
  *
+ * Forced updates.  A sender may put up to SWIM_FORCED_MAX updates into a
+ * message ahead of the gossip: the buddy suspicion in a PING, our own
+ * alive in a reply to someone who doubts us.  They are meant for that one
+ * recipient, so the selection skips them and they cost no transmission:
+ * otherwise a burst of replies (a resumed member acking the pings queued
+ * while it was paused) would spend the whole retransmit budget of its
+ * refutation on the members that get it forced anyway, and none would be
+ * left for the epidemic to reach the others (tests/sim pause).
+ *
  * Not here: what is news (swim_table.c decides, then calls queue).
  */
 #include <errno.h>
@@ -146,14 +155,29 @@ static void purge_from(swim_t *s, uint32_t limit)
             swim_gossip_drop(s, (uint32_t)s->gq[b].head);
 }
 
+/* Is slot one of the forced updates' slots? */
+static bool is_forced(const int32_t *forced, size_t first, int32_t slot)
+{
+    for (size_t i = 0; i < first; i++)
+        if (forced[i] == slot)
+            return true;
+    return false;
+}
+
 size_t swim_gossip_select(swim_t *s, size_t budget, size_t first)
 {
     uint32_t limit = swim_gossip_limit(s);
     size_t n = 0, used = 0;
     int skips = 0;
+    int32_t forced[SWIM_FORCED_MAX];
+    SH_ASSERT(first <= SWIM_FORCED_MAX);
+    for (size_t i = 0; i < first; i++)
+        forced[i] = swim_table_find(s, s->g_views[i].id.p, s->g_views[i].id.len);
     purge_from(s, limit);
     for (uint32_t b = 0; b < limit; b++) {
         for (int32_t e = s->gq[b].head; e != SWIM_NONE; e = s->m[e].g_next) {
+            if (is_forced(forced, first, e))
+                continue;
             swim_update_t *u = &s->g_views[first + n];
             swim_member_view_update(s, (uint32_t)e, u, true);
             size_t sz = swim_update_size(u);

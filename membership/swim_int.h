@@ -28,6 +28,8 @@
 #define SWIM_NONE (-1)
 /* Updates a sender may force into one message ahead of the gossip. */
 #define SWIM_FORCED_MAX 2
+/* Direct refutations per incarnation of ours: min(indirect_k + 1, this). */
+#define SWIM_TOLD_MAX 16
 
 typedef struct swim_member {
     /* The lookup path first: hash, chain and id share a cache line. */
@@ -107,6 +109,11 @@ struct swim {
     uint32_t seq_next;
     uint32_t awareness;
 
+    /* Refutation (swim_suspect.c): members our incarnation told_inc was
+     * sent to directly (id hashes, low 32 bits). */
+    uint32_t told_inc, n_told;
+    uint32_t told[SWIM_TOLD_MAX];
+
     /* Push-pull, reconnect, join. */
     uint64_t pushpull_at, reconnect_at, join_at;
     char (*seeds)[SWIM_ADDR_MAX];
@@ -167,7 +174,10 @@ void swim_probe_indirect(swim_t *s, uint64_t t);
 void swim_probe_list_add(swim_t *s, uint32_t slot);
 void swim_relay_nack(swim_t *s, uint64_t t);
 uint64_t swim_relay_next(const swim_t *s);
-void swim_on_ping(swim_t *s, uint64_t t, const swim_msg_t *m, const char *reply);
+/* Answer a PING with an ACK; `vouch` forces our own alive into it (the
+ * pinger doubts us: swim_refute_answer). */
+void swim_on_ping(swim_t *s, uint64_t t, const swim_msg_t *m, const char *reply,
+                  bool vouch);
 void swim_on_ack(swim_t *s, uint64_t t, const swim_msg_t *m);
 void swim_on_ping_req(swim_t *s, uint64_t t, const swim_msg_t *m, const char *reply);
 void swim_on_nack(swim_t *s, uint64_t t, const swim_msg_t *m);
@@ -205,6 +215,11 @@ void swim_suspect_expire(swim_t *s, uint64_t t);
 uint64_t swim_suspect_next(const swim_t *s);
 void swim_heap_remove(swim_t *s, uint32_t slot);
 void swim_heap_check(const swim_t *s);
+/* After m's updates were applied: if m says we are suspect or dead (a
+ * refutation, or news older than ours), tell the accusers it names and the
+ * sender that we are alive, directly (see swim_suspect.c).  Returns true if
+ * m is a PING whose ACK must carry our alive instead. */
+bool swim_refute_answer(swim_t *s, const swim_msg_t *m, const char *reply);
 /* Lifeguard local health: clamp to [0, awareness_max]. */
 void swim_awareness_add(swim_t *s, int delta);
 /* Lifeguard suspicion timeout after c confirmations (pure; for tests). */

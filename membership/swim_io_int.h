@@ -14,6 +14,7 @@
 #define SWIM_IO_RATE_SLOTS 64           /* peers remembered per rate limiter */
 #define SWIM_IO_REFUSE_INTERVAL_MS 10000 /* one refusal/log per peer per 10 s */
 #define SWIM_IO_REASON_MAX 512
+#define SWIM_IO_ENVELOPE_SLACK 2048     /* frame/payload room beyond 1 MiB */
 
 /* Remembers when we last acted for a key (a peer address), so a
  * misconfigured or hostile peer costs one log line and one refusal per

@@ -194,13 +194,18 @@ void swim_probe_indirect(swim_t *s, uint64_t t)
 
 /* ---- inputs ------------------------------------------------------------ */
 
-void swim_on_ping(swim_t *s, uint64_t t, const swim_msg_t *m, const char *reply)
+void swim_on_ping(swim_t *s, uint64_t t, const swim_msg_t *m, const char *reply,
+                  bool vouch)
 {
     /* Misdirected (the address now belongs to someone else): an ACK
      * would vouch for a member that is not here. */
     if (!swim_str_eq(m->target_id, swim_str_of(s->self_id)))
         return;
-    send_seq(s, reply, SWIM_MSG_ACK, m->seq);
+    swim_update_t self;
+    swim_member_view_update(s, 0, &self, false);
+    swim_msg_t msg = {.type = SWIM_MSG_ACK, .seq = m->seq, .gossip = &self,
+                      .n_gossip = vouch ? 1 : 0};
+    swim_send(s, reply, &msg);
 }
 
 static void relay_remove(swim_t *s, uint32_t i)

@@ -26,8 +26,8 @@
  * "entities" is the count of active entities for shards THIS node owns,
  * and null for the others (their owners know).  locate asks the owner:
  * a CALL_LOCATE call routed like any other, answered by the owner's
- * worker without activating anything; "active" is null if the owner
- * could not be asked (timeout, unavailable).
+ * node loop from its worker's table without activating anything;
+ * "active" is null if the owner could not be asked (timeout, unavailable).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +37,6 @@
 #include <nng/supplemental/http/http.h>
 
 #include "node_int.h"
-#include "ring.h"
 #include "sh_err.h"
 #include "sh_log.h"
 #include "sh_time.h"
@@ -190,7 +189,7 @@ int api_cluster_locate(api_req_t *r)
     node_t *n = r->udata;
     if (api_actor_check(r, n, false) != 0)
         return 0;
-    return api_call_start(r, n, CALL_LOCATE, "", NULL, 0);
+    return api_call_start(r, n, CALL_LOCATE, "locate", NULL, 0);
 }
 
 /* {"active":true|false} from the owner's worker, else JSON null. */

@@ -1,6 +1,7 @@
 /*
  * api_cluster.c - cluster and health endpoints: /healthz, /readyz,
- * /v1/cluster/members, /metrics, and POST /v1/debug/fault.
+ * /v1/cluster/members, /metrics, and POST /v1/debug/fault.  (The shard
+ * and locate endpoints live with the actor API in api_actors.c.)
  *
  * All run on the loop thread (see api.h), so they read the SWIM core and
  * the adapter directly.  Response shapes are part of the external contract
@@ -101,6 +102,22 @@ int api_cluster_members(api_req_t *r)
     return 0;
 }
 
+/* The entity runtime's part of a snapshot. */
+static void metrics_collect_node(node_t *n, metrics_snapshot_t *s)
+{
+    node_wrk_stats(n, &s->wrk);
+    if (n->rpc)
+        rpc_stats_get(n->rpc, &s->rpc);
+    if (n->route) {
+        node_route_refresh(n);
+        for (uint32_t i = 0; i < n->cfg.shards; i++)
+            s->shards_owned += route_owns(n->route, i);
+    }
+    s->owner_changes = n->ctr.owner_changes;
+    s->calls_unavailable = n->ctr.unavailable;
+    s->router_busy = n->ctr.busy_rejections;
+}
+
 /* GET /metrics: Prometheus text. */
 int api_cluster_metrics(api_req_t *r)
 {
@@ -113,6 +130,7 @@ int api_cluster_metrics(api_req_t *r)
     if (tp)
         tp_stats_get(tp, &ts);
     metrics_collect(&s, swim_io_core(n->io), &ioc, tp ? &ts : NULL);
+    metrics_collect_node(n, &s);
     char *text;
     size_t len;
     int rc = metrics_render(&s, &text, &len);

@@ -26,11 +26,10 @@ enum call_kind {
     CALL_TIMER_SET = 3, /* body: JSON {"dueTime","period","callback","data"}; method = timer name */
     CALL_TIMER_DEL = 4, /* method = timer name */
     CALL_TIMER_GET = 5, /* method = timer name; reply JSON */
-    /* Added by the routing work: "is type/id active here?" for GET
-     * /v1/cluster/locate.  Routed like any call to the shard's owner; the
-     * owner's worker answers at once with reply {"active":true|false}
-     * WITHOUT activating the entity, touching its LRU position or entering
-     * its mailbox; method is "". */
+    /* "Is type/id active on its owner?" for GET /v1/cluster/locate.
+     * Routed (and forwarded) like any call; the owner's node loop answers
+     * it with reply {"active":true|false} from wrk_entity_active, so it
+     * never reaches a worker and activates nothing.  method "locate". */
     CALL_LOCATE = 6,
 };
 

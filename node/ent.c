@@ -356,9 +356,9 @@ static void ent_fail(call_t *c, int rc)
 {
     char msg[CALL_MSG_MAX];
     if (rc == SH_ENOT_FOUND)
-        snprintf(msg, sizeof msg, "unknown entity type '%s'", c->type);
+        snprintf(msg, sizeof msg, "unknown entity type '%.63s'", c->type);
     else
-        snprintf(msg, sizeof msg, "cannot activate %s/%s: %s", c->type, c->id,
+        snprintf(msg, sizeof msg, "cannot activate %.40s/%.80s: %.80s", c->type, c->id,
                  sh_strerror(rc));
     call_complete(c, rc, NULL, 0, msg);
 }
@@ -396,7 +396,7 @@ void ent_deliver(struct wrk *w, call_t *c)
     if (ent_enqueue(w, e, q) != 0) {
         WRK_INC(w, busy_rejections);
         char msg[CALL_MSG_MAX];
-        snprintf(msg, sizeof msg, "mailbox of %s/%s is full (%u calls)", c->type, c->id,
+        snprintf(msg, sizeof msg, "mailbox of %.63s/%.150s is full (%u calls)", c->type, c->id,
                  w->cfg.mailbox_max);
         if (q != c)
             call_free(q);

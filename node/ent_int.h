@@ -238,6 +238,9 @@ void ent_turn_wake(struct wrk *w, struct shoal_turn *t);
  * status; no next turn is scheduled. */
 void ent_turn_abandon(struct wrk *w, struct shoal_turn *t, int status, const char *msg);
 void ent_turn_scratch_fini(struct shoal_turn *t);
+/* The turn's handler (or last continuation) returned 0: apply its events
+ * and release its output.  The seam for persistence (see ent_turn.c). */
+void ent_events_commit(struct shoal_turn *t);
 /* on_done of every ask an entity sends (any thread). */
 void ent_ask_done(call_t *c);
 
@@ -246,7 +249,9 @@ int ent_tq_push(struct wrk *w, ent_tq_item_t *it);
 void ent_tq_remove(struct wrk *w, ent_tq_item_t *it);
 /* Re-arm the uv timer for the earliest item (end of every loop callback). */
 void ent_tq_arm(struct wrk *w);
-void ent_tq_timer_cb(uv_timer_t *h);
+void ent_tq_timer_cb(uv_timer_t *h); /* wrk.c */
+/* Fire every item due now (turn wake-ups, Dapr timers). */
+void ent_tq_fire_due(struct wrk *w);
 /* CALL_TIMER_SET/DEL/GET for e; completes c. */
 void ent_timer_call(struct wrk *w, ent_t *e, call_t *c);
 /* Drop every timer of e (passivation). */

@@ -412,10 +412,14 @@ void ent_ask_done(call_t *c)
 void ent_turn_reply_in(struct wrk *w, call_t *c)
 {
     struct shoal_turn *t = c->done_arg;
-    if (t->e && t->wait == TURN_WAIT_ASK && c->corr == t->ask_seq)
-        turn_continue(t, c->status, c->reply, c->reply_len);
-    else
+    if (!t->e || t->wait != TURN_WAIT_ASK || c->corr != t->ask_seq)
         WRK_INC(w, late_replies);
+    else if (sh_time_mono_ms() >= t->call->deadline_ms)
+        /* The reply raced the turn's own wake-up: the caller has given up,
+         * so the turn ends in a timeout whatever the answer was. */
+        turn_fail_now(t, SH_ETIMEOUT, "deadline expired while the turn waited", OUT_TIMEOUT);
+    else
+        turn_continue(t, c->status, c->reply, c->reply_len);
     call_free(c);
     turn_unref(t);
 }

@@ -8,7 +8,9 @@
  * own drops (send timeouts, send errors, fault-injected drops of outgoing
  * frames) are merged into the same shoal_frames_dropped_total family as
  * the adapter's receive-side drops, so one family answers "where do frames
- * go missing".
+ * go missing".  The entity runtime's counters come from the workers
+ * (relaxed atomics, summed by the node) and the router; its histograms are
+ * kept per bucket and made cumulative here, as the format requires.
  */
 #include "metrics.h"
 
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sh_assert.h"
 #include "sh_err.h"
 
 /* A growable text buffer; `failed` sticks after the first allocation error
@@ -124,6 +127,82 @@ static void mx_render_frames(mx_buf_t *b, const metrics_snapshot_t *s)
     mx_value(b, "shoal_transport_queued_frames", s->queued_frames);
 }
 
+/* A histogram from per-bucket counts (bounds[i] is bucket i's upper
+ * bound, scaled by `scale` for the le label; the last bucket is +Inf). */
+static void mx_histogram(mx_buf_t *b, const char *name, const char *help, const uint64_t *cnt,
+                         const double *bounds, size_t nb, double sum, bool with_sum)
+{
+    uint64_t acc = 0;
+    mx_family(b, name, "histogram", help);
+    for (size_t i = 0; i < nb; i++) {
+        acc += cnt[i];
+        if (i + 1 < nb)
+            mx_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i],
+                      (unsigned long long)acc);
+        else
+            mx_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)acc);
+    }
+    if (with_sum)
+        mx_printf(b, "%s_sum %.9g\n", name, sum);
+    mx_printf(b, "%s_count %llu\n", name, (unsigned long long)acc);
+}
+
+static void mx_gauge(mx_buf_t *b, const char *name, const char *help, uint64_t v)
+{
+    mx_family(b, name, "gauge", help);
+    mx_value(b, name, v);
+}
+
+static void mx_render_entities(mx_buf_t *b, const metrics_snapshot_t *s)
+{
+    const wrk_stats_t *w = &s->wrk;
+    mx_gauge(b, "shoal_entities_active", "Entities active on this node.", w->active);
+    mx_counter(b, "shoal_activations_total", "Entity activations.", w->activations);
+    mx_counter(b, "shoal_passivations_total", "Entity passivations (idle, LRU, released).",
+               w->passivations);
+    mx_family(b, "shoal_turns_total", "counter", "Entity turns, by outcome.");
+    mx_labeled(b, "shoal_turns_total", "outcome", "ok", w->turns_ok);
+    mx_labeled(b, "shoal_turns_total", "outcome", "error", w->turns_error);
+    mx_labeled(b, "shoal_turns_total", "outcome", "timeout", w->turns_timeout);
+    mx_labeled(b, "shoal_turns_total", "outcome", "corrupt", w->turns_corrupt);
+    static const unsigned lat_us[] = METRICS_LAT_BOUNDS_US;
+    double lat[WRK_LAT_BUCKETS];
+    for (size_t i = 0; i < WRK_LAT_BUCKETS; i++)
+        lat[i] = i < SH_ARRAY_LEN(lat_us) ? lat_us[i] / 1e6 : 0;
+    mx_histogram(b, "shoal_turn_duration_seconds", "Duration of entity turns.", w->lat_buckets,
+                 lat, WRK_LAT_BUCKETS, w->lat_sum_us / 1e6, true);
+    static const unsigned depth_n[] = METRICS_DEPTH_BOUNDS;
+    double depth[WRK_DEPTH_BUCKETS];
+    for (size_t i = 0; i < WRK_DEPTH_BUCKETS; i++)
+        depth[i] = i < SH_ARRAY_LEN(depth_n) ? depth_n[i] : 0;
+    /* No _sum: workers count depths per bucket only. */
+    mx_histogram(b, "shoal_mailbox_depth", "Mailbox depth found by each enqueued call.",
+                 w->depth_buckets, depth, WRK_DEPTH_BUCKETS, 0, false);
+    mx_gauge(b, "shoal_mailbox_depth_max", "Deepest mailbox right now.", w->mailbox_depth_max);
+    mx_counter(b, "shoal_busy_rejections_total",
+               "Calls refused busy: a full mailbox or worker queue (HTTP 429).",
+               w->busy_rejections + s->router_busy);
+}
+
+static void mx_render_routing(mx_buf_t *b, const metrics_snapshot_t *s)
+{
+    mx_counter(b, "shoal_forwards_total", "Calls forwarded to another node.", s->rpc.forwards);
+    mx_gauge(b, "shoal_rpc_pending", "Forwarded calls waiting for their reply.",
+             s->rpc.pending);
+    mx_counter(b, "shoal_rpc_requests_total", "Forwarded calls received from other nodes.",
+               s->rpc.requests_in);
+    mx_counter(b, "shoal_rpc_timeouts_total", "Forwarded calls that got no reply in time.",
+               s->rpc.timeouts);
+    mx_counter(b, "shoal_rpc_late_replies_total", "Replies for no pending call, dropped.",
+               s->rpc.late_replies);
+    mx_counter(b, "shoal_calls_unavailable_total",
+               "Calls answered unavailable: no owner, or out of forwarding hops.",
+               s->calls_unavailable);
+    mx_gauge(b, "shoal_shards_owned", "Shards this node owns in its view.", s->shards_owned);
+    mx_counter(b, "shoal_shard_owner_changes_total",
+               "Shards whose owner changed in this node's view.", s->owner_changes);
+}
+
 int metrics_render(const metrics_snapshot_t *s, char **out, size_t *len)
 {
     mx_buf_t b = {.p = malloc(4096), .len = 0, .cap = 4096, .failed = 0};
@@ -134,6 +213,8 @@ int metrics_render(const metrics_snapshot_t *s, char **out, size_t *len)
     b.p[0] = '\0';
     mx_render_swim(&b, s);
     mx_render_frames(&b, s);
+    mx_render_entities(&b, s);
+    mx_render_routing(&b, s);
     if (b.failed) {
         free(b.p);
         return SH_ENOMEM;

@@ -14,9 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rpc.h"
 #include "swim.h"
 #include "swim_io.h"
 #include "tp.h"
+#include "wrk.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4"
 
@@ -28,7 +30,19 @@ typedef struct metrics_snapshot {
     uint64_t frames_in, frames_out;
     uint64_t dropped[SWIM_IO_DROP_COUNT]; /* indexed by enum swim_io_drop */
     uint64_t queued_frames;
+    /* Entity runtime: worker counters summed over workers (lat_buckets and
+     * depth_buckets per bucket, not cumulative), forwarding, routing. */
+    wrk_stats_t wrk;
+    rpc_stats_t rpc;
+    uint64_t shards_owned;
+    uint64_t owner_changes;    /* shards whose owner changed, all updates */
+    uint64_t calls_unavailable; /* answered unavailable by the router */
+    uint64_t router_busy;      /* a worker's input queue was full */
 } metrics_snapshot_t;
+
+/* Upper bounds of wrk_stats_t's buckets (the last is +Inf), as rendered. */
+#define METRICS_LAT_BOUNDS_US {10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000}
+#define METRICS_DEPTH_BOUNDS {0, 1, 2, 5, 10, 100, 1000}
 
 /* Fill *s from the core, the adapter's counters and the transport's stats
  * (any may be NULL: its fields stay zero).  Loop thread. */

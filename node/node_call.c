@@ -162,7 +162,14 @@ static void node_rpc_arm(node_t *n)
 
 static void node_call_local(node_t *n, call_t *c)
 {
-    int rc = wrk_submit(n->workers[c->shard % n->nworkers], c);
+    wrk_t *w = n->workers[c->shard % n->nworkers];
+    if (c->kind == CALL_LOCATE) { /* answered here: never enters a mailbox */
+        bool active = wrk_entity_active(w, c->type, c->id);
+        const char *rep = active ? "{\"active\":true}" : "{\"active\":false}";
+        call_complete(c, 0, rep, strlen(rep), NULL);
+        return;
+    }
+    int rc = wrk_submit(w, c);
     if (rc == 0) {
         n->ctr.routed_local++;
         return;
@@ -256,22 +263,25 @@ void node_route_refresh(node_t *n)
         return;
     swim_member_view_t *mv;
     stab_member_t *sv;
-    long k = node_view_build(n, &mv, &sv);
+    long nv = node_view_build(n, &mv, &sv);
     route_change_t chg;
-    int rc = k < 0 ? (int)k : route_update(n->route, sv, (size_t)k, &chg);
+    int rc = nv < 0 ? (int)nv : route_update(n->route, sv, (size_t)nv, &chg);
     free(mv);
     free(sv);
     if (rc != 0) { /* keep the old table and try again at the next event */
-        SH_LOGE("shard_table_update_failed", "members=%ld err=\"%s\"", k, sh_strerror(rc));
+        SH_LOGE("shard_table_update_failed", "members=%ld err=\"%s\"", nv, sh_strerror(rc));
         return;
     }
     n->route_dirty = false;
     n->ctr.view_updates++;
     n->ctr.owner_changes += chg.owners_changed;
-    const uint32_t *rel;
-    size_t nrel = route_released(n->route, &rel);
-    for (size_t i = 0; i < nrel; i++)
-        wrk_shard_release(n->workers[rel[i] % n->nworkers], rel[i]);
+    const uint32_t *sh;
+    size_t k = route_released(n->route, &sh);
+    for (size_t i = 0; i < k; i++)
+        wrk_shard_release(n->workers[sh[i] % n->nworkers], sh[i]);
+    k = route_acquired(n->route, &sh);
+    for (size_t i = 0; i < k; i++) /* lets entities' calls take the fast path */
+        wrk_shard_acquire(n->workers[sh[i] % n->nworkers], sh[i]);
     if (chg.owners_changed)
         SH_LOGI("shard_owner_changed",
                 "owners_changed=%u acquired=%u released=%u slots_moved=%u eligible=%u",

@@ -33,6 +33,8 @@ struct route {
     uint8_t *mine;      /* per shard: this node owns it */
     uint32_t *released; /* shards released by the last update */
     size_t nreleased;
+    uint32_t *acquired; /* shards acquired by the last update */
+    size_t nacquired;
 };
 
 int route_new(route_t **out, const route_config_t *cfg)
@@ -53,7 +55,8 @@ int route_new(route_t **out, const route_config_t *cfg)
     int rc = stab_new(&r->stab, &sc);
     r->mine = calloc(cfg->shards, 1);
     r->released = calloc(cfg->shards, sizeof *r->released);
-    if (rc != 0 || !r->mine || !r->released) {
+    r->acquired = calloc(cfg->shards, sizeof *r->acquired);
+    if (rc != 0 || !r->mine || !r->released || !r->acquired) {
         route_free(r);
         return rc != 0 ? rc : -ENOMEM;
     }
@@ -70,6 +73,7 @@ void route_free(route_t *r)
     stab_free(r->stab);
     free(r->mine);
     free(r->released);
+    free(r->acquired);
     free(r);
 }
 
@@ -81,7 +85,7 @@ int route_update(route_t *r, const stab_member_t *view, size_t n, route_change_t
         return rc;
     route_change_t c = {.owners_changed = d.owners_changed, .slots_moved = d.slots_moved,
                         .eligible = d.eligible};
-    r->nreleased = 0;
+    r->nreleased = r->nacquired = 0;
     /* Only shards whose owner changed can change hands for us. */
     const uint32_t *changed;
     size_t k = stab_owner_changes(r->stab, &changed);
@@ -90,12 +94,13 @@ int route_update(route_t *r, const stab_member_t *view, size_t n, route_change_t
         const char *owner = stab_owner(r->stab, s);
         uint8_t now = owner && strcmp(owner, r->self) == 0;
         if (now && !r->mine[s])
-            c.acquired++;
+            r->acquired[r->nacquired++] = s;
         else if (!now && r->mine[s])
             r->released[r->nreleased++] = s;
         r->mine[s] = now;
     }
     c.released = (uint32_t)r->nreleased;
+    c.acquired = (uint32_t)r->nacquired;
     if (chg)
         *chg = c;
     return 0;
@@ -105,6 +110,12 @@ size_t route_released(const route_t *r, const uint32_t **shards)
 {
     *shards = r->released;
     return r->nreleased;
+}
+
+size_t route_acquired(const route_t *r, const uint32_t **shards)
+{
+    *shards = r->acquired;
+    return r->nacquired;
 }
 
 enum route_action route_decide(const route_t *r, uint32_t shard, uint8_t hops,

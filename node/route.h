@@ -63,6 +63,9 @@ int route_update(route_t *r, const stab_member_t *view, size_t n, route_change_t
 /* Shards released by the last successful update, increasing; valid until
  * the next update.  Returns the count. */
 size_t route_released(const route_t *r, const uint32_t **shards);
+/* Shards acquired by the last successful update (this node became their
+ * owner), increasing; valid until the next update. */
+size_t route_acquired(const route_t *r, const uint32_t **shards);
 
 /* Where a call for `shard`, already forwarded `hops` times, goes.  For
  * ROUTE_FORWARD *owner is the owner's id (valid until the next update). */

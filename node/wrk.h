@@ -15,6 +15,7 @@
 #ifndef WRK_H
 #define WRK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,7 +38,8 @@ typedef struct wrk_config {
     void *router;
 } wrk_config_t;
 
-/* Histogram buckets (upper bounds) shared by metrics. */
+/* Histogram buckets (upper bounds) shared by metrics.  Counts are per
+ * bucket, not cumulative: bucket i counts samples in (bound[i-1], bound[i]]. */
 #define WRK_LAT_BUCKETS 12   /* turn latency, microseconds: 10,25,50,100,250,500,1k,2.5k,5k,10k,50k,+Inf */
 #define WRK_DEPTH_BUCKETS 8  /* mailbox depth at enqueue: 0,1,2,5,10,100,1000,+Inf */
 
@@ -49,9 +51,13 @@ typedef struct wrk_stats {
     double lat_sum_us;
     uint64_t depth_buckets[WRK_DEPTH_BUCKETS];
     uint64_t mailbox_depth_max; /* current deepest mailbox */
+    uint64_t timer_fires;   /* Dapr timer fires queued */
+    uint64_t timer_skipped; /* fires dropped: mailbox full */
+    uint64_t late_replies;  /* ask replies after their turn ended or the ask timed out */
 } wrk_stats_t;
 
-/* Create and start the thread.  0, -ENOMEM, or a uv error as -errno. */
+/* Create and start the thread.  0, -EINVAL (bad config), -ENOMEM, or a
+ * uv/pthread error as -errno.  cfg is copied; cfg->reg must outlive w. */
 int wrk_new(wrk_t **out, const wrk_config_t *cfg);
 /* Stop the thread: calls still queued complete with SH_ECLOSED, entities
  * are passivated, timers dropped.  Blocks until the thread exits (node
@@ -60,11 +66,19 @@ void wrk_free(wrk_t *w);
 /* Thread-safe.  Ownership of c passes to the worker (0) or stays with the
  * caller (SH_EBUSY: input queue full; SH_ECLOSED). */
 int wrk_submit(wrk_t *w, call_t *c);
-/* Thread-safe: drop every entity of `shard` (ownership moved away). */
+/* Thread-safe: drop every entity of `shard` (ownership moved away); their
+ * queued calls and open turns complete with SH_EUNAVAILABLE.  Also turns
+ * the fast path off for the shard. */
 void wrk_shard_release(wrk_t *w, uint32_t shard);
+/* Thread-safe: this node now owns `shard`, so calls entities of this
+ * worker make to it may skip the router (the fast path).  Until acquired,
+ * every such call goes through cfg->route.  Calls submitted with
+ * wrk_submit are served whether or not the shard was acquired. */
+void wrk_shard_acquire(wrk_t *w, uint32_t shard);
 /* Thread-safe snapshot of counters (relaxed atomics). */
 void wrk_stats_get(wrk_t *w, wrk_stats_t *out);
 /* Thread-safe: active entities of one shard, and whether type/id is active. */
 uint32_t wrk_shard_active(wrk_t *w, uint32_t shard);
+bool wrk_entity_active(wrk_t *w, const char *type, const char *id);
 
 #endif

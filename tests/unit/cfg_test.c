@@ -51,6 +51,63 @@ START_TEST(test_cfg_defaults)
     ck_assert_uint_eq(c.suspicion_mult, 4);
     ck_assert_uint_eq(c.pushpull_interval_ms, 30000);
     ck_assert(!c.debug_faults);
+    ck_assert_uint_ge(c.workers, 1);
+    ck_assert_uint_le(c.workers, CFG_WORKERS_MAX);
+    ck_assert_uint_eq(c.mailbox, 1000);
+    ck_assert_uint_eq(c.idle_timeout_ms, 60000);
+    ck_assert_uint_eq(c.max_active, 1000000);
+    ck_assert_uint_eq(c.call_timeout_ms, 5000);
+    ck_assert_uint_eq(c.ratelimit_limit, 100);
+    ck_assert_uint_eq(c.ratelimit_window_ms, 3600000);
+    ck_assert_uint_eq(c.nplugins, 0);
+}
+END_TEST
+
+/* Durations: plain ms or a number with ms, s, m or h. */
+START_TEST(test_cfg_runtime_flags)
+{
+    ck_assert_int_eq(PARSE("--id=n1", "--workers=3", "--mailbox", "2", "--idle-timeout=500ms",
+                           "--max-active=10", "--call-timeout=2s", "--ratelimit-limit=7",
+                           "--ratelimit-window=5m"),
+                     0);
+    ck_assert_uint_eq(c.workers, 3);
+    ck_assert_uint_eq(c.mailbox, 2);
+    ck_assert_uint_eq(c.idle_timeout_ms, 500);
+    ck_assert_uint_eq(c.max_active, 10);
+    ck_assert_uint_eq(c.call_timeout_ms, 2000);
+    ck_assert_uint_eq(c.ratelimit_limit, 7);
+    ck_assert_uint_eq(c.ratelimit_window_ms, 300000);
+    ck_assert_int_eq(PARSE("--id=n1", "--idle-timeout=1500", "--ratelimit-window=1h"), 0);
+    ck_assert_uint_eq(c.idle_timeout_ms, 1500);
+    ck_assert_uint_eq(c.ratelimit_window_ms, 3600000);
+    uint32_t ms;
+    ck_assert_int_eq(cfg_duration_ms("4294967295", &ms), 0);
+    ck_assert_uint_eq(ms, 4294967295u);
+    ck_assert_int_eq(cfg_duration_ms("4294967296", &ms), -1);
+    ck_assert_int_eq(cfg_duration_ms("1193h", &ms), 0);
+    ck_assert_int_eq(cfg_duration_ms("1194000h", &ms), -1);
+    ck_assert_int_eq(cfg_duration_ms("s", &ms), -1);
+    ck_assert_int_eq(cfg_duration_ms("1.5s", &ms), -1);
+    ck_assert_int_eq(cfg_duration_ms("-1", &ms), -1);
+}
+END_TEST
+
+/* --plugin repeats; SHOAL_PLUGIN is a comma list that the first --plugin
+ * replaces (flags win over the environment). */
+START_TEST(test_cfg_plugins)
+{
+    char *envp[] = {"SHOAL_ID=n1", "SHOAL_PLUGIN=/a.so,/b.so", NULL};
+    ck_assert_int_eq(parse_env(envp, NULL), 0);
+    ck_assert_uint_eq(c.nplugins, 2);
+    ck_assert_str_eq(c.plugins[0], "/a.so");
+    ck_assert_str_eq(c.plugins[1], "/b.so");
+    ck_assert_int_eq(parse_env(envp, "--plugin", "/c.so", "--plugin=/d.so", NULL), 0);
+    ck_assert_uint_eq(c.nplugins, 2);
+    ck_assert_str_eq(c.plugins[0], "/c.so");
+    ck_assert_str_eq(c.plugins[1], "/d.so");
+    char *bad[] = {"SHOAL_ID=n1", "SHOAL_PLUGIN=/a.so,,/b.so", NULL};
+    ck_assert_int_eq(parse_env(bad, NULL), SH_EBAD_REQUEST);
+    ck_assert_ptr_nonnull(strstr(err, "SHOAL_PLUGIN"));
 }
 END_TEST
 
@@ -204,6 +261,17 @@ static const struct {
     {"positional", "positional"},
     {"--", "--"},
     {"--http=127.0.0.1:7946", "--http"}, /* same as --bind */
+    {"--replicas=9", "--replicas"},
+    {"--workers=0", "--workers"},
+    {"--workers=257", "--workers"},
+    {"--mailbox=0", "--mailbox"},
+    {"--max-active=0", "--max-active"},
+    {"--idle-timeout=0", "--idle-timeout"},
+    {"--idle-timeout=5x", "--idle-timeout"},
+    {"--idle-timeout=", "--idle-timeout"},
+    {"--call-timeout=61s", "--call-timeout"},
+    {"--ratelimit-limit=0", "--ratelimit-limit"},
+    {"--plugin=", "--plugin"},
 };
 
 START_TEST(test_cfg_bad_values)
@@ -244,6 +312,10 @@ START_TEST(test_cfg_help)
         "--shards", "--replicas", "--cluster", "--secret", "--log-format", "--log-level",
         "--probe-interval", "--probe-timeout", "--suspicion-mult", "--pushpull-interval",
         "--debug-faults", "--help", "SHOAL_SECRET", "SHOAL_PUSHPULL_INTERVAL",
+        "--workers N", "--mailbox N", "--idle-timeout DUR", "--max-active N",
+        "--call-timeout DUR", "--plugin PATH", "--ratelimit-limit N", "--ratelimit-window DUR",
+        "SHOAL_PLUGIN", "default: 60s", "default: 5s", "default: 1h", "default: 1000000",
+        "number of cores",
         "default: 127.0.0.1:7946", "default: 127.0.0.1:8080", "default: 256", "default: 3",
         "default: shoal", "default: ./shoal-data", "default: 1000", "default: 500",
         "default: 30000", "default: text", "default: info"};
@@ -280,6 +352,8 @@ static Suite *cfg_suite(void)
     tcase_add_test(tc, test_cfg_advertise_explicit);
     tcase_add_test(tc, test_cfg_bool_values);
     tcase_add_test(tc, test_cfg_ipv6_and_empty_seeds);
+    tcase_add_test(tc, test_cfg_runtime_flags);
+    tcase_add_test(tc, test_cfg_plugins);
     suite_add_tcase(s, tc);
     tc = tcase_create("env");
     tcase_add_test(tc, test_cfg_env);

@@ -73,7 +73,7 @@ START_TEST(test_metrics_zero_snapshot_lists_every_series)
 END_TEST
 
 /* Every sample line belongs to a family announced by HELP and TYPE lines
- * just before it; exactly 25 samples and 11 families. */
+ * just before it; exactly 65 samples and 27 families. */
 START_TEST(test_metrics_format_is_well_formed)
 {
     metrics_snapshot_t s;
@@ -81,7 +81,7 @@ START_TEST(test_metrics_format_is_well_formed)
     size_t len;
     char *t = render(&s, &len);
     ck_assert_int_eq(t[len - 1], '\n');
-    int samples = 0, helps = 0, types = 0;
+    int samples = 0, helps = 0, types = 0, histos = 0;
     char family[128] = "";
     for (char *line = strtok(t, "\n"); line; line = strtok(NULL, "\n")) {
         if (strncmp(line, "# HELP ", 7) == 0) {
@@ -92,19 +92,32 @@ START_TEST(test_metrics_format_is_well_formed)
             char name[128], type[32];
             ck_assert_int_eq(sscanf(line + 7, "%127s %31s", name, type), 2);
             ck_assert_str_eq(name, family);
-            ck_assert(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0);
+            ck_assert(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0 ||
+                      strcmp(type, "histogram") == 0);
+            histos += strcmp(type, "histogram") == 0;
             if (strcmp(type, "counter") == 0)
                 ck_assert_msg(strstr(name, "_total") != NULL, "counter %s lacks _total", name);
         } else {
             samples++;
             size_t n = strlen(family);
-            ck_assert_msg(strncmp(line, family, n) == 0 && (line[n] == ' ' || line[n] == '{'),
+            const char *rest = line + n;
+            if (strncmp(rest, "_bucket", 7) == 0)
+                rest += 7;
+            else if (strncmp(rest, "_sum", 4) == 0)
+                rest += 4;
+            else if (strncmp(rest, "_count", 6) == 0)
+                rest += 6;
+            ck_assert_msg(strncmp(line, family, n) == 0 && (*rest == ' ' || *rest == '{'),
                           "sample '%s' outside family %s", line, family);
         }
     }
-    ck_assert_int_eq(helps, 11);
-    ck_assert_int_eq(types, 11);
-    ck_assert_int_eq(samples, 25);
+    /* 11 membership/transport families (25 samples), 8 entity families
+     * (32 samples: the turn histogram has 12 buckets + sum + count, the
+     * mailbox one 8 buckets + count) and 8 routing families. */
+    ck_assert_int_eq(helps, 27);
+    ck_assert_int_eq(types, 27);
+    ck_assert_int_eq(histos, 2);
+    ck_assert_int_eq(samples, 65);
     free(t);
 }
 END_TEST
@@ -130,6 +143,61 @@ START_TEST(test_metrics_values_rendered)
     ck_assert(has_line(t, "shoal_frames_total{dir=\"out\"} 99"));
     ck_assert(has_line(t, "shoal_frames_dropped_total{reason=\"auth\"} 5"));
     ck_assert(has_line(t, "shoal_transport_queued_frames 42"));
+    free(t);
+}
+END_TEST
+
+/* Worker histograms are per bucket; the exposition is cumulative, with
+ * +Inf equal to _count, and the labels are the documented bounds. */
+START_TEST(test_metrics_runtime_rendered)
+{
+    metrics_snapshot_t s;
+    memset(&s, 0, sizeof s);
+    s.wrk.active = 12;
+    s.wrk.activations = 30;
+    s.wrk.passivations = 18;
+    s.wrk.turns_ok = 100;
+    s.wrk.turns_timeout = 2;
+    s.wrk.turns_corrupt = 1;
+    s.wrk.lat_buckets[0] = 5;  /* <= 10us */
+    s.wrk.lat_buckets[3] = 3;  /* <= 100us */
+    s.wrk.lat_buckets[11] = 1; /* > 50ms */
+    s.wrk.lat_sum_us = 2500000;
+    s.wrk.depth_buckets[0] = 7;
+    s.wrk.depth_buckets[7] = 2;
+    s.wrk.busy_rejections = 4;
+    s.router_busy = 1;
+    s.rpc.forwards = 9;
+    s.rpc.pending = 3;
+    s.shards_owned = 85;
+    char *t = render(&s, NULL);
+    static const char *const lines[] = {
+        "shoal_entities_active 12",
+        "shoal_activations_total 30",
+        "shoal_passivations_total 18",
+        "shoal_turns_total{outcome=\"ok\"} 100",
+        "shoal_turns_total{outcome=\"error\"} 0",
+        "shoal_turns_total{outcome=\"timeout\"} 2",
+        "shoal_turns_total{outcome=\"corrupt\"} 1",
+        "# TYPE shoal_turn_duration_seconds histogram",
+        "shoal_turn_duration_seconds_bucket{le=\"1e-05\"} 5",
+        "shoal_turn_duration_seconds_bucket{le=\"5e-05\"} 5",
+        "shoal_turn_duration_seconds_bucket{le=\"0.0001\"} 8",
+        "shoal_turn_duration_seconds_bucket{le=\"0.05\"} 8",
+        "shoal_turn_duration_seconds_bucket{le=\"+Inf\"} 9",
+        "shoal_turn_duration_seconds_sum 2.5",
+        "shoal_turn_duration_seconds_count 9",
+        "shoal_mailbox_depth_bucket{le=\"0\"} 7",
+        "shoal_mailbox_depth_bucket{le=\"1000\"} 7",
+        "shoal_mailbox_depth_bucket{le=\"+Inf\"} 9",
+        "shoal_mailbox_depth_count 9",
+        "shoal_busy_rejections_total 5",
+        "shoal_forwards_total 9",
+        "shoal_rpc_pending 3",
+        "shoal_shards_owned 85",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        ck_assert_msg(has_line(t, lines[i]), "missing line: %s", lines[i]);
     free(t);
 }
 END_TEST
@@ -184,6 +252,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, test_metrics_zero_snapshot_lists_every_series);
     tcase_add_test(tc, test_metrics_format_is_well_formed);
     tcase_add_test(tc, test_metrics_values_rendered);
+    tcase_add_test(tc, test_metrics_runtime_rendered);
     suite_add_tcase(s, tc);
     tc = tcase_create("collect");
     tcase_add_test(tc, test_metrics_collect_merges_transport_drops);

@@ -1,0 +1,300 @@
+/* route_test.c - the node's shard table and routing rule (suite "route"). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "call.h"
+#include "route.h"
+#include "sh_err.h"
+
+#define S 64
+
+static route_t *mk(const char *self, uint32_t replicas)
+{
+    route_t *r;
+    route_config_t cfg = {.self_id = self, .shards = S, .replicas = replicas};
+    ck_assert_int_eq(route_new(&r, &cfg), 0);
+    return r;
+}
+
+static void update(route_t *r, const stab_member_t *v, size_t n, route_change_t *chg)
+{
+    ck_assert_int_eq(route_update(r, v, n, chg), 0);
+}
+
+START_TEST(test_route_bad_config)
+{
+    route_t *r = NULL;
+    route_config_t cfg = {.self_id = "", .shards = S, .replicas = 3};
+    ck_assert_int_eq(route_new(&r, &cfg), SH_EBAD_REQUEST);
+    cfg.self_id = "n1";
+    cfg.shards = 0;
+    ck_assert_int_eq(route_new(&r, &cfg), SH_EBAD_REQUEST);
+    cfg.shards = S;
+    cfg.replicas = 0;
+    ck_assert_int_eq(route_new(&r, &cfg), SH_EBAD_REQUEST);
+    ck_assert_ptr_null(r);
+    route_free(NULL);
+}
+END_TEST
+
+/* Before any view nothing is placed; a view with no eligible member places
+ * nothing either: every call is unavailable, none is "local". */
+START_TEST(test_route_unplaced_is_unavailable)
+{
+    route_t *r = mk("n1", 3);
+    const char *owner = "x";
+    ck_assert_int_eq(route_decide(r, 0, 0, &owner), ROUTE_UNAVAILABLE);
+    ck_assert_ptr_null(owner);
+    stab_member_t v[] = {{"n1", SWIM_LEFT}};
+    update(r, v, 1, NULL);
+    for (uint32_t s = 0; s < S; s++)
+        ck_assert_int_eq(route_decide(r, s, 0, &owner), ROUTE_UNAVAILABLE);
+    ck_assert_int_eq(route_decide(r, S, 0, &owner), ROUTE_UNAVAILABLE); /* out of range */
+    route_free(r);
+}
+END_TEST
+
+START_TEST(test_route_single_node_owns_all)
+{
+    route_t *r = mk("n1", 3);
+    stab_member_t v[] = {{"n1", SWIM_ALIVE}};
+    route_change_t chg;
+    update(r, v, 1, &chg);
+    ck_assert_uint_eq(chg.acquired, S);
+    ck_assert_uint_eq(chg.released, 0);
+    ck_assert_uint_eq(chg.owners_changed, S);
+    ck_assert_uint_eq(chg.eligible, 1);
+    const char *owner;
+    for (uint32_t s = 0; s < S; s++) {
+        ck_assert_int_eq(route_decide(r, s, 0, &owner), ROUTE_LOCAL);
+        ck_assert(route_owns(r, s));
+    }
+    /* The same view again changes nothing. */
+    update(r, v, 1, &chg);
+    ck_assert_uint_eq(chg.owners_changed, 0);
+    ck_assert_uint_eq(chg.acquired, 0);
+    route_free(r);
+}
+END_TEST
+
+/* Three nodes with the same view: each shard is local on exactly one, and
+ * the other two forward to that one. */
+START_TEST(test_route_same_view_one_owner)
+{
+    const char *ids[] = {"n1", "n2", "n3"};
+    stab_member_t v[] = {{"n3", SWIM_ALIVE}, {"n1", SWIM_ALIVE}, {"n2", SWIM_SUSPECT}};
+    route_t *r[3];
+    for (int i = 0; i < 3; i++) {
+        r[i] = mk(ids[i], 3);
+        update(r[i], v, 3, NULL);
+    }
+    uint32_t owned[3] = {0, 0, 0};
+    for (uint32_t s = 0; s < S; s++) {
+        int local = -1;
+        for (int i = 0; i < 3; i++) {
+            const char *o;
+            if (route_decide(r[i], s, 0, &o) == ROUTE_LOCAL) {
+                ck_assert_int_eq(local, -1);
+                local = i;
+            }
+        }
+        ck_assert_int_ge(local, 0);
+        owned[local]++;
+        for (int i = 0; i < 3; i++) {
+            const char *o;
+            if (i == local)
+                continue;
+            ck_assert_int_eq(route_decide(r[i], s, 1, &o), ROUTE_FORWARD);
+            ck_assert_str_eq(o, ids[local]);
+        }
+    }
+    ck_assert_uint_eq(owned[0] + owned[1] + owned[2], S);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_uint_gt(owned[i], 0); /* a suspect keeps its shards */
+        route_free(r[i]);
+    }
+}
+END_TEST
+
+START_TEST(test_route_hop_limit)
+{
+    route_t *r = mk("n1", 1);
+    stab_member_t v[] = {{"n1", SWIM_ALIVE}, {"n2", SWIM_ALIVE}};
+    update(r, v, 2, NULL);
+    uint32_t s = 0;
+    while (route_owns(r, s))
+        s++;
+    const char *o;
+    for (uint8_t h = 0; h < CALL_HOPS_MAX; h++) {
+        ck_assert_int_eq(route_decide(r, s, h, &o), ROUTE_FORWARD);
+        ck_assert_str_eq(o, "n2");
+    }
+    ck_assert_int_eq(route_decide(r, s, CALL_HOPS_MAX, &o), ROUTE_UNAVAILABLE);
+    ck_assert_ptr_null(o);
+    /* A local shard is local whatever the hop count. */
+    uint32_t mine = 0;
+    while (!route_owns(r, mine))
+        mine++;
+    ck_assert_int_eq(route_decide(r, mine, 200, &o), ROUTE_LOCAL);
+    route_free(r);
+}
+END_TEST
+
+/* n2 joins a cluster of one: the shards n2 now owns are exactly the ones
+ * released by n1, listed in increasing order; n2 leaving gives them back. */
+START_TEST(test_route_release_on_join)
+{
+    route_t *r = mk("n1", 3);
+    stab_member_t one[] = {{"n1", SWIM_ALIVE}};
+    stab_member_t two[] = {{"n1", SWIM_ALIVE}, {"n2", SWIM_ALIVE}};
+    stab_member_t gone[] = {{"n1", SWIM_ALIVE}, {"n2", SWIM_DEAD}};
+    update(r, one, 1, NULL);
+    route_change_t chg;
+    update(r, two, 2, &chg);
+    const uint32_t *rel;
+    size_t n = route_released(r, &rel);
+    ck_assert_uint_eq(n, chg.released);
+    ck_assert_uint_gt(n, S / 4);
+    ck_assert_uint_lt(n, 3 * S / 4);
+    ck_assert_uint_eq(chg.acquired, 0);
+    size_t k = 0;
+    for (uint32_t s = 0; s < S; s++) {
+        const char *o;
+        if (route_decide(r, s, 0, &o) == ROUTE_FORWARD) {
+            ck_assert_str_eq(o, "n2");
+            ck_assert_uint_lt(k, n);
+            ck_assert_uint_eq(rel[k++], s); /* increasing, and exactly these */
+        }
+    }
+    ck_assert_uint_eq(k, n);
+    update(r, gone, 2, &chg);
+    ck_assert_uint_eq(chg.acquired, n);
+    ck_assert_uint_eq(chg.released, 0);
+    ck_assert_uint_eq(route_released(r, &rel), 0);
+    for (uint32_t s = 0; s < S; s++)
+        ck_assert(route_owns(r, s));
+    route_free(r);
+}
+END_TEST
+
+/* Each owner change bumps the shard's epoch by one. */
+START_TEST(test_route_epochs_count_owner_changes)
+{
+    route_t *r = mk("n1", 2);
+    stab_member_t one[] = {{"n1", SWIM_ALIVE}};
+    stab_member_t two[] = {{"n1", SWIM_ALIVE}, {"n2", SWIM_ALIVE}};
+    update(r, one, 1, NULL);
+    update(r, two, 2, NULL);
+    update(r, one, 1, NULL);
+    for (uint32_t s = 0; s < S; s++) {
+        stab_shard_view_t v;
+        ck_assert_int_eq(stab_shard_get(route_stab(r), s, &v), 0);
+        ck_assert_str_eq(v.owner, "n1");
+        /* 1 (placed) + 2 if it went to n2 and came back */
+        ck_assert(v.epoch == 1 || v.epoch == 3);
+    }
+    route_free(r);
+}
+END_TEST
+
+/* Views that disagree: n1 believes n2 owns everything and n2 believes n1
+ * does.  A call bounces between them and is refused after exactly
+ * CALL_HOPS_MAX forwards - never a loop. */
+START_TEST(test_route_disagreeing_views_end_unavailable)
+{
+    route_t *a = mk("n1", 3), *b = mk("n2", 3);
+    stab_member_t va[] = {{"n1", SWIM_LEFT}, {"n2", SWIM_ALIVE}};
+    stab_member_t vb[] = {{"n1", SWIM_ALIVE}, {"n2", SWIM_LEFT}};
+    update(a, va, 2, NULL);
+    update(b, vb, 2, NULL);
+    route_t *at = a;
+    uint8_t hops = 0;
+    const char *o;
+    enum route_action act;
+    while ((act = route_decide(at, 7, hops, &o)) == ROUTE_FORWARD) {
+        ck_assert_str_eq(o, at == a ? "n2" : "n1");
+        at = at == a ? b : a;
+        hops++;
+        ck_assert_uint_le(hops, CALL_HOPS_MAX);
+    }
+    ck_assert_int_eq(act, ROUTE_UNAVAILABLE);
+    ck_assert_uint_eq(hops, CALL_HOPS_MAX);
+    route_free(a);
+    route_free(b);
+}
+END_TEST
+
+/* Views that differ but converge on an owner: n1 still sees n3 (dead to
+ * the others); every call ends local somewhere within the hop limit. */
+START_TEST(test_route_partial_views_still_deliver)
+{
+    const char *ids[] = {"n1", "n2", "n3"};
+    stab_member_t v1[] = {{"n1", SWIM_ALIVE}, {"n2", SWIM_ALIVE}, {"n3", SWIM_SUSPECT}};
+    stab_member_t v2[] = {{"n1", SWIM_ALIVE}, {"n2", SWIM_ALIVE}, {"n3", SWIM_DEAD}};
+    route_t *r[3] = {mk("n1", 3), mk("n2", 3), mk("n3", 3)};
+    update(r[0], v1, 3, NULL);
+    update(r[1], v2, 3, NULL);
+    update(r[2], v1, 3, NULL); /* n3 thinks itself alive */
+    for (uint32_t s = 0; s < S; s++)
+        for (int start = 0; start < 2; start++) {
+            int at = start;
+            uint8_t hops = 0;
+            const char *o;
+            enum route_action act;
+            while ((act = route_decide(r[at], s, hops, &o)) == ROUTE_FORWARD) {
+                at = o[1] - '1';
+                ck_assert_str_eq(ids[at], o);
+                hops++;
+            }
+            ck_assert_int_eq(act, ROUTE_LOCAL);
+            ck_assert_uint_le(hops, 2);
+        }
+    for (int i = 0; i < 3; i++)
+        route_free(r[i]);
+}
+END_TEST
+
+START_TEST(test_route_bad_view_keeps_table)
+{
+    route_t *r = mk("n1", 3);
+    stab_member_t v[] = {{"n1", SWIM_ALIVE}};
+    update(r, v, 1, NULL);
+    stab_member_t dup[] = {{"n1", SWIM_ALIVE}, {"n1", SWIM_ALIVE}};
+    ck_assert_int_eq(route_update(r, dup, 2, NULL), SH_EBAD_REQUEST);
+    const char *o;
+    ck_assert_int_eq(route_decide(r, 3, 0, &o), ROUTE_LOCAL);
+    ck_assert_str_eq(route_self(r), "n1");
+    route_free(r);
+}
+END_TEST
+
+static Suite *route_suite(void)
+{
+    Suite *s = suite_create("route");
+    TCase *tc = tcase_create("table");
+    tcase_add_test(tc, test_route_bad_config);
+    tcase_add_test(tc, test_route_unplaced_is_unavailable);
+    tcase_add_test(tc, test_route_single_node_owns_all);
+    tcase_add_test(tc, test_route_same_view_one_owner);
+    tcase_add_test(tc, test_route_release_on_join);
+    tcase_add_test(tc, test_route_epochs_count_owner_changes);
+    tcase_add_test(tc, test_route_bad_view_keeps_table);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("hops");
+    tcase_add_test(tc, test_route_hop_limit);
+    tcase_add_test(tc, test_route_disagreeing_views_end_unavailable);
+    tcase_add_test(tc, test_route_partial_views_still_deliver);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(route_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
