@@ -36,13 +36,14 @@ HOLD_S = {"kill": (1.0, 10.0), "pause": (0.5, 2.5), "term": (1.0, 6.0),
 PARTITIONS = ("isolate", "split")
 
 
-def nem_plan(seed, ids, duration, max_faulty=1, gap_s=(1.0, 4.0), kinds=None):
+def nem_plan(seed, ids, duration, max_faulty=1, gap_s=(1.0, 4.0), kinds=None, hold=None):
     """Episodes [{ep, kind, targets, others, start, end, settle}] in start
-    order.  `targets` is the affected minority (the cut-off side for a
+    order.  `hold` overrides HOLD_S per kind ({kind: (lo, hi)} seconds).  `targets` is the affected minority (the cut-off side for a
     partition), `others` the rest; `settle` is True when no episode is
     active at its start (the executor then waits for agreement first)."""
     rng = random.Random(seed)
     ids = sorted(ids)
+    holds = dict(HOLD_S, **(hold or {}))
     table = [(k, w) for k, w in KIND_WEIGHTS if kinds is None or k in kinds]
     if not table:
         raise ValueError("no nemesis kind selected")
@@ -65,10 +66,10 @@ def nem_plan(seed, ids, duration, max_faulty=1, gap_s=(1.0, 4.0), kinds=None):
             targets = sorted(rng.sample(ids, 2))
         else:
             targets = [rng.choice([i for i in ids if i not in busy])]
-        hold = rng.uniform(*HOLD_S[kind])
+        held = rng.uniform(*holds[kind])
         ep = {"ep": len(eps) + 1, "kind": kind, "targets": targets,
               "others": [i for i in ids if i not in targets],
-              "start": round(v, 3), "end": round(v + hold, 3), "settle": not active}
+              "start": round(v, 3), "end": round(v + held, 3), "settle": not active}
         eps.append(ep)
         active.append(ep)
 

@@ -275,11 +275,10 @@ int swim_io_new(swim_io_t **out, const swim_io_config_t *cfg)
     io->shards = cfg->shards;
     wire_key_init(&io->key, cfg->secret ? cfg->secret : "");
     wire_limits_default(&io->lim);
-    /* Room for a forwarded call with a full 1 MiB body (CALL_BODY_MAX)
-     * plus its envelope and the frame header, within what tp accepts
-     * (tp_config_default: 1 MiB + 4 KiB). */
+    /* Room for a forwarded call with a full 1 MiB body (CALL_BODY_MAX):
+     * see SWIM_IO_ENVELOPE_SLACK. */
     io->lim.payload_max = WIRE_FRAME_MAX_DEFAULT + SWIM_IO_ENVELOPE_SLACK;
-    io->lim.frame_max = WIRE_FRAME_MAX_DEFAULT + 2 * SWIM_IO_ENVELOPE_SLACK;
+    io->lim.frame_max = WIRE_FRAME_MAX_DEFAULT + SWIM_IO_ENVELOPE_SLACK;
     int rc = sh_mpsc_init(&io->inbox, SWIM_IO_INBOX_CAP);
     if (rc != 0) {
         free(io);

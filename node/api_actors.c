@@ -249,7 +249,7 @@ static json_t *shard_json(node_t *n, uint32_t s)
     json_t *reps = json_array();
     for (uint32_t i = 0; reps && i < v.n_replicas; i++)
         json_array_append_new(reps, json_string(v.replicas[i]));
-    json_t *ents = route_owns(n->route, s)
+    json_t *ents = route_owns(n->route, s) && n->nworkers
                        ? json_integer(wrk_shard_active(n->workers[s % n->nworkers], s))
                        : json_null();
     return json_pack("{s:I,s:s?,s:o,s:I,s:s,s:o}", "shard", (json_int_t)s, "owner", v.owner,

@@ -276,10 +276,10 @@ void node_route_refresh(node_t *n)
     n->ctr.view_updates++;
     n->ctr.owner_changes += chg.owners_changed;
     const uint32_t *sh;
-    size_t k = route_released(n->route, &sh);
+    size_t k = n->nworkers ? route_released(n->route, &sh) : 0; /* none once stopped */
     for (size_t i = 0; i < k; i++)
         wrk_shard_release(n->workers[sh[i] % n->nworkers], sh[i]);
-    k = route_acquired(n->route, &sh);
+    k = n->nworkers ? route_acquired(n->route, &sh) : 0;
     for (size_t i = 0; i < k; i++) /* lets entities' calls take the fast path */
         wrk_shard_acquire(n->workers[sh[i] % n->nworkers], sh[i]);
     if (chg.owners_changed)

@@ -38,6 +38,7 @@ if [ ${#busy[@]} -gt 0 ]; then
 fi
 
 mkdir -p "$run_dir"
+rm -f "$run_dir/demo.txt"
 export SHOAL_SECRET=${SHOAL_SECRET:-shoal-dev-secret}
 pids=()
 
@@ -81,12 +82,61 @@ stop_nodes() { # [exit code]
 trap stop_nodes INT TERM
 
 # ---------------------------------------------------------------------------
-# Demo workload hook.  A later issue adds a demo workload (entity calls
-# through the API while the cluster runs).  It is called once, after the
-# nodes are up, and must return immediately (start background work and add
-# its pids to `pids` if it needs stopping).  Empty for now.
+# Demo workload: once all three nodes answer, call a few carts and a counter
+# through every node (most calls are forwarded to the owner of the
+# entity's shard), then write where the entities live and a per-node shard
+# summary to $run_dir/demo.txt, which the status loop below prints under
+# the member table.  Runs in the background and ends by itself (a few
+# seconds); it must not delay the loop.
+demo_file="$run_dir/demo.txt"
+nodes_http=(127.0.0.1:8080 127.0.0.1:8081 127.0.0.1:8082)
+
+demo_ctl() { "$shoalctl" --timeout 2000 "$@"; }
+
+demo_summary() {
+  echo "demo: 4 carts and a counter, each called through all 3 nodes"
+  echo
+  printf 'counter/visits = '
+  demo_ctl --node "${nodes_http[0]}" invoke counter/visits get
+  printf 'cart/cart-1    = '
+  demo_ctl --node "${nodes_http[2]}" invoke cart/cart-1 GetItems
+  echo
+  {
+    demo_ctl --node "${nodes_http[1]}" locate counter/visits
+    for i in 1 2 3 4; do # each asked through another node: same answer
+      demo_ctl --node "${nodes_http[$((i % 3))]}" locate "cart/cart-$i" | tail -n +2
+    done
+  } | awk '{ printf "%-16s  %-5s  %-5s  %s\n", $1, $2, $3, $4 }'
+  echo
+  echo "shards per owner (as each node reports its own):"
+  for h in "${nodes_http[@]}"; do
+    demo_ctl --node "$h" shards | awk -v h="$h" '
+      NR == 1 { next }
+      $6 != "-" { mine++; ents += $6 }
+      END { printf "  %-15s owns %3d shards, %d active entities\n", h, mine, ents }'
+  done
+}
+
 demo_workload() {
-  :
+  (
+    for _ in $(seq 1 50); do
+      ok=0
+      for h in "${nodes_http[@]}"; do
+        demo_ctl --node "$h" health >/dev/null 2>&1 && ok=$((ok + 1))
+      done
+      [ "$ok" -eq 3 ] && break
+      sleep 0.2
+    done
+    sleep 1 # let the shard tables settle on the full view
+    for h in "${nodes_http[@]}"; do
+      demo_ctl --node "$h" invoke counter/visits add '{"by":1}' >/dev/null
+      for i in 1 2 3 4; do
+        demo_ctl --node "$h" invoke "cart/cart-$i" AddItem \
+          "{\"itemId\":\"sku-${h##*:}\",\"quantity\":$i}" >/dev/null
+      done
+    done
+    demo_summary >"$demo_file.tmp" 2>&1 && mv "$demo_file.tmp" "$demo_file"
+  ) &
 }
 # ---------------------------------------------------------------------------
 
@@ -110,6 +160,7 @@ while :; do
   echo "shoal: 3 local nodes ($(date +%H:%M:%S)); Ctrl-C stops them gracefully"
   echo
   "$shoalctl" --node 127.0.0.1:8080 members || echo "(n1 not answering; try --node 127.0.0.1:8081)"
+  if [ -f "$demo_file" ]; then echo; cat "$demo_file"; fi
   sleep 2 &
   wait $!   # interruptible: the trap runs as soon as Ctrl-C arrives
 done

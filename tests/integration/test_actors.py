@@ -424,6 +424,61 @@ class TestPassivation(unittest.TestCase):
         return self.n.get(f"/v1/cluster/locate/{typ}/{ent}")[1]
 
 
+class TestViewsDiffer(unittest.TestCase):
+    """A node joins while calls flow: for a moment the nodes' views (and so
+    their shard tables) differ and calls are forwarded by views that
+    disagree.  Every call is still answered - 200, or 503 `unavailable`
+    (retryable) when the hop limit is hit - and none hangs."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.c, cls.nodes = start_cluster(18140, "views", 2, [])
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_cluster(cls.c)
+
+    def test_calls_answered_while_a_node_joins(self):
+        statuses = []
+        stop = threading.Event()
+
+        def caller(k):
+            node = self.nodes[k % 2]
+            host, port = node.http.split(":")
+            conn = http.client.HTTPConnection(host, int(port), timeout=scaled(10))
+            i = 0
+            while not stop.is_set():
+                conn.request("POST", f"{ACTORS}/counter/v{(i * 7 + k) % 64}/method/add",
+                             body=b'{"by":1}', headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                r.read()
+                statuses.append(r.status)
+                i += 1
+            conn.close()
+
+        threads = [threading.Thread(target=caller, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            wait_until(lambda: len(statuses) > 200, scaled(10), "calls flowing")
+            n3 = self.c.add(3).start().wait_ready()
+            self.nodes.append(n3)
+            wait_until(lambda: self.c.all_see(["n1", "n2", "n3"], "alive"), scaled(20),
+                       "n3 alive everywhere")
+            before = len(statuses)
+            wait_until(lambda: len(statuses) > before + 200, scaled(10), "calls after the join")
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        self.assertTrue(set(statuses) <= {200, 503}, sorted(set(statuses)))
+        self.assertGreater(statuses.count(200), 0.9 * len(statuses))
+        forwarded_to_n3 = n3.metric("shoal_rpc_requests_total")
+        self.assertGreater(forwarded_to_n3, 0)
+        for node in self.nodes:
+            self.assertEqual(invoke(node, "counter", "after", "add")[0], 200)
+
+
 class TestPlugin(unittest.TestCase):
     """The example plugin (examples/bank_account.c) loads and answers."""
 

@@ -599,6 +599,49 @@ START_TEST(test_rpc_bad_config)
 }
 END_TEST
 
+/* The largest request (longest names, a full 1 MiB body that lz4 cannot
+ * shrink) and the largest frame header fit in 1 MiB + 1000 bytes: the
+ * slack the SWIM adapter allows over 1 MiB (swim_io_int.h). */
+START_TEST(test_rpc_envelope_bound)
+{
+    static call_t c;
+    memset(&c, 0, sizeof c);
+    c.kind = CALL_ASK;
+    memset(c.type, 't', SHOAL_TYPE_NAME_MAX - 1);
+    memset(c.id, 'i', SHOAL_ENTITY_ID_MAX - 1);
+    memset(c.method, 'm', SHOAL_METHOD_MAX - 1);
+    c.len = CALL_BODY_MAX;
+    c.body = malloc(c.len);
+    uint64_t x = 88172645463325252ull; /* xorshift: incompressible */
+    for (size_t i = 0; i < c.len; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        c.body[i] = (uint8_t)x;
+    }
+    uint8_t *p;
+    size_t len;
+    ck_assert_int_eq(rpc_req_encode(&c, 255, &p, &len), 0);
+    ck_assert_uint_lt(len - CALL_BODY_MAX, 500);
+    wire_hdr_t h;
+    memset(&h, 0, sizeof h);
+    h.kind = WIRE_KIND_RPC_REQ;
+    h.corr_id = h.deadline_ms = UINT64_MAX;
+    h.shards = UINT32_MAX;
+    memset(h.src_id, 'n', WIRE_ID_MAX - 1);
+    memset(h.src_addr, 'a', WIRE_ADDR_MAX - 1);
+    memset(h.cluster, 'c', WIRE_CLUSTER_MAX - 1);
+    wire_limits_t lim;
+    wire_limits_default(&lim);
+    lim.frame_max = lim.payload_max = WIRE_FRAME_MAX_DEFAULT + 1000;
+    uint8_t *f;
+    size_t flen;
+    ck_assert_int_eq(wire_encode(NULL, &lim, &h, p, len, &f, &flen), 0);
+    ck_assert_uint_le(flen, WIRE_FRAME_MAX_DEFAULT + 1000);
+    free(f);
+    free(p);
+    free(c.body);
+}
+END_TEST
+
 static Suite *rpc_suite(void)
 {
     Suite *s = suite_create("rpc");
@@ -612,6 +655,7 @@ static Suite *rpc_suite(void)
     tcase_add_test(tc, test_rpc_req_too_long_names);
     tcase_add_test(tc, test_rpc_rep_roundtrip);
     tcase_add_test(tc, test_rpc_rep_bad);
+    tcase_add_test(tc, test_rpc_envelope_bound);
     suite_add_tcase(s, tc);
     tc = tcase_create("forward");
     tcase_add_checked_fixture(tc, setup, teardown);
