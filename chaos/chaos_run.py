@@ -226,7 +226,8 @@ def parse_args(argv):
                     help="override a nemesis hold range in seconds (repeatable); e.g. "
                          "pause=8:10 with --pause-max-s 20 shows no_false_death failing")
     ap.add_argument("--workload", default="membership", choices=sorted(chaos_workload.WORKLOADS))
-    ap.add_argument("--port-base", type=int, default=18600)
+    ap.add_argument("--port-base", type=int, default=None,
+                    help="cluster port (HTTP: +1); default $SHOAL_TEST_PORT_BASE, else 18600")
     ap.add_argument("--detect-s", type=float, default=10.0, help="kill detection bound")
     ap.add_argument("--converge-s", type=float, default=30.0, help="agreement bound")
     ap.add_argument("--pause-max-s", type=float, default=3.0)
@@ -278,8 +279,9 @@ def main(argv):
     os.environ["SHOALD"] = os.path.abspath(a.shoald)
     params = {"ids": IDS, "detect_s": h.scaled(a.detect_s), "converge_s": h.scaled(a.converge_s),
               "pause_max_s": a.pause_max_s}
-    cluster = h.Cluster(a.port_base, "chaos")
-    cluster.base = a.port_base  # the flag wins over SHOAL_TEST_PORT_BASE
+    cluster = h.Cluster(18600, "chaos")  # SHOAL_TEST_PORT_BASE overrides 18600 ...
+    if a.port_base is not None:
+        cluster.base = a.port_base  # ... and the flag overrides both
     hist = chaos_hist.History(os.path.join(cluster.dir, "history.jsonl"))
     ok = False
     try:
