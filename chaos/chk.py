@@ -22,8 +22,9 @@ Membership checkers, always run:
                   reported `dead` until the next nemesis.
   process_health  every SIGTERM (during the run and at the end) exits 0 in
                   time, no process exits unasked, every restart serves,
-                  every /v1/debug/fault request is answered 200, and no log
-                  holds a sanitizer report or an `assertion failed`.
+                  every /v1/debug/fault request is answered 200, every
+                  nemesis could be applied, and no log holds a sanitizer
+                  report or an `assertion failed`.
 
 A workload adds its own checkers (chaos_workload.py).  Each violation is
 one line; repeated ones (the same viewer, subject and episode) are merged
@@ -42,6 +43,7 @@ class Result:
         self.skipped = 0
         self.violations = []
         self.notes = []
+        self.warn_only = False  # set by the runner (--warn-only): report, do not fail
         self._merged = {}
 
     def violate(self, key, msg):
@@ -290,6 +292,9 @@ def chk_process_health(h, p):
             if e.get("api_failed"):
                 r.violate(("api", e["ep"], ty), f"t={e['t']:.2f} episode {e['ep']} {ty}: "
                           f"fault API failed for {e['api_failed']}")
+            if e.get("error"):
+                r.violate(("error", e["ep"], ty), f"t={e['t']:.2f} episode {e['ep']} {ty} "
+                          f"could not be applied: {e['error']}")
             if e.get("ready") is False:
                 r.violate(("restart", e["ep"]), f"t={e['t']:.2f} {e['targets'][0]} did not "
                           "serve /healthz after its restart")
@@ -314,7 +319,7 @@ def chk_table(results):
     rows = [("checker", "checked", "skipped", "violations", "result")]
     for r in results:
         rows.append((r.name, str(r.checked), str(r.skipped), str(len(r.violations)),
-                     "ok" if r.ok else "FAIL"))
+                     "ok" if r.ok else "WARN" if r.warn_only else "FAIL"))
     w = [max(len(row[i]) for row in rows) for i in range(5)]
     out = ["  ".join(c.ljust(w[i]) for i, c in enumerate(row)) for row in rows]
     out.insert(1, "  ".join("-" * x for x in w))

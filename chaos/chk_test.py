@@ -162,6 +162,9 @@ class TestCheckers(unittest.TestCase):
                                               "api_failed": ["n1->n2:None"]})))
         self.assert_fails(hist(("nem_heal", {"ep": 1, "kind": "kill", "targets": ["n1"],
                                              "others": IDS[1:], "t0": 3.0, "ready": False})))
+        self.assert_fails(hist(("nem_start", {"ep": 1, "kind": "pause", "targets": ["n1"],
+                                              "others": IDS[1:], "t0": 3.0,
+                                              "error": "AssertionError: n1 is not running"})))
 
 
 if __name__ == "__main__":
