@@ -104,13 +104,13 @@ class Hist:
                 return True
         return any(c["node"] == node and c["t"] <= t for c in self.crashes)
 
-    def touched_during(self, node, a, b, skip_ep=None):
-        """True if a nemesis episode (other than skip_ep) touched `node` at any
-        time in [a, b]."""
-        for ep in self.eps:
-            if ep["ep"] != skip_ep and node in ep["targets"] and ep["t0"] <= b and a < ep["after"]:
-                return True
-        return any(c["node"] == node and c["t"] <= b for c in self.crashes)
+    def first_touch_after(self, node, t, skip_ep=None):
+        """Earliest time > t at which an episode (other than skip_ep) or a
+        crash starts touching `node`; INF if none."""
+        starts = [ep["t0"] for ep in self.eps
+                  if ep["ep"] != skip_ep and node in ep["targets"] and ep["t0"] > t]
+        starts += [c["t"] for c in self.crashes if c["node"] == node and c["t"] > t]
+        return min(starts, default=INF)
 
     def last_heal_before(self, t):
         """The episode healed most recently before t, or None."""
@@ -225,33 +225,41 @@ def chk_convergence(h, p):
     return r
 
 
+def _detected(h, survivor, victim, inc0, t_from, t_to):
+    """Seconds after t_from at which `survivor` first reported the victim
+    dead, or alive above inc0 (restarted), in (t_from, t_to]; None if not."""
+    for v in _views_after(h, survivor, t_from, t_to):
+        st, inc = (v["members"] or {}).get(victim, (None, None))
+        if st == "dead" or (st == "alive" and inc is not None and inc > inc0):
+            return v["t"] - t_from
+    return None
+
+
 def chk_kill_detected(h, p):
+    """A survivor is judged until the bound, or until another episode
+    touches it first (then a miss is skipped, a detection still counts)."""
     r = Result("kill_detected")
     worst = 0.0
     for ep in (e for e in h.eps if e["kind"] == "kill"):
         victim, t0, inc0 = ep["targets"][0], ep["t0"], ep["inc"]
         bound_t = t0 + p["detect_s"]
-        if bound_t > h.end:
-            r.skipped += 1
-            continue
         for s in ep["others"]:
-            if h.touched_during(s, t0, bound_t, skip_ep=ep["ep"]):
+            if h.touched(s, t0, skip_ep=ep["ep"]):
                 r.skipped += 1
                 continue
-            r.checked += 1
-            seen = None
-            for v in _views_after(h, s, t0, bound_t):
-                st, inc = (v["members"] or {}).get(victim, (None, None))
-                if st == "dead" or (st == "alive" and inc is not None and inc > inc0):
-                    seen = v["t"] - t0
-                    break
-            if seen is None:
+            until = min(bound_t, h.first_touch_after(s, t0, skip_ep=ep["ep"]), h.end)
+            seen = _detected(h, s, victim, inc0, t0, until)
+            if seen is not None:
+                r.checked += 1
+                worst = max(worst, seen)
+            elif until < bound_t:
+                r.skipped += 1
+            else:
+                r.checked += 1
                 r.violate(("kill", ep["ep"], s),
                           f"episode {ep['ep']}: {s} did not report killed {victim} dead (or "
                           f"alive above incarnation {inc0}) within {p['detect_s']:g}s of "
                           f"t={t0:.2f}")
-            else:
-                worst = max(worst, seen)
     r.notes.append(f"{r.checked} (kill, survivor) pairs, slowest detection {worst:.2f}s")
     return r
 

@@ -137,6 +137,18 @@ class TestCheckers(unittest.TestCase):
         self.assert_fails(self.kill_history(("alive", 1)).run("kill_detected"))
         self.assert_fails(self.kill_history(("suspect", 1)).run("kill_detected"))
 
+    def test_kill_detected_survivor_touched_later(self):
+        # n4 is paused 1 s after the kill, before it could see it: not judged.
+        b = B().settled(1.0).ep(2.0, 8.0, "kill", ["n5"])
+        for v in ("n1", "n2", "n3"):
+            b.view(4.0, v, n5=("dead", 1))
+        b.add(3.0, "nem_start", ep=2, kind="pause", targets=["n4"], others=IDS[:3] + ["n5"],
+              t0=3.0, inc=1)
+        b.view(5.0, "n4", n5=("alive", 1)).heal().all_views(13.0, n5=("alive", 2))
+        r = healthy_tail(b.settled(13.5), 14.0).run("kill_detected")
+        self.assert_ok(r)
+        self.assertEqual((r.checked, r.skipped), (3, 1))
+
     def test_leave_not_dead(self):
         def hist(state):
             b = B().settled(1.0).ep(2.0, 5.0, "term", ["n5"], start={"rc": 0})

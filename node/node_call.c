@@ -454,9 +454,12 @@ void node_calls_stop(node_t *n)
     n->q_async_ok = false;
     call_t *orphans = callq_take(&n->routeq);
     pthread_mutex_unlock(&n->q_mu);
+    /* Calls entities made that never reached the router.  Completing them
+     * (rather than freeing) lets the asking worker's port, which outlives
+     * the worker, release the waiting turn; a closed port drops them. */
     while (orphans) {
         call_t *next = orphans->next;
-        call_free(orphans);
+        call_complete(orphans, SH_ECLOSED, NULL, 0, "node is shutting down");
         orphans = next;
     }
     node_calls_drain(n);
