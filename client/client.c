@@ -21,7 +21,10 @@
  * order; since most calls use the same timeout, a new call's deadline is
  * almost always the latest and is appended in O(1) (the walk from the
  * tail covers the rest).  The deadline thread sleeps until the head's
- * deadline and completes what expired.
+ * deadline and completes what expired; a new call wakes it only if its
+ * deadline is earlier than the thread's next wake-up (with equal timeouts:
+ * almost never), because on some machines a thread wake-up costs more
+ * than the rest of a call.
  *
  * Exactly once.  A call's slot is released under the mutex by whoever
  * completes it - the receive thread (reply, refusal), the deadline thread
@@ -38,6 +41,7 @@
  * and redials; an unreachable node shows up as timeouts).
  */
 #include <errno.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +125,7 @@ static cl_pend_t *cl_slot_claim(shoal_client_t *c, uint64_t deadline, uint32_t t
         *p = (cl_pend_t){.corr = corr, .deadline = deadline, .timeout_ms = timeout_ms,
                          .done = done, .udata = udata};
         cl_list_insert(c, p);
-        if (c->head == p)
+        if (deadline < c->sweep_until) /* the deadline thread would sleep past it */
             pthread_cond_signal(&c->sweep_cv);
         c->st.pending++;
         return p;
@@ -225,10 +229,17 @@ static void *cl_sweeper_main(void *arg)
             pthread_mutex_unlock(&c->mu);
             done(udata, SHOAL_ETIMEOUT, NULL, 0, msg);
             pthread_mutex_lock(&c->mu);
-        } else if (p) {
+        } else if (p || c->sweep_until != UINT64_MAX) {
+            /* Sleep until the earliest deadline, or - when nothing is in
+             * flight - until the wake-up already set, which is early at
+             * worst: not re-arming for every call saves the wake-up a
+             * call into an empty table would otherwise cost. */
+            if (p)
+                c->sweep_until = p->deadline;
             struct timespec ts;
-            cl_abs_time(p->deadline, &ts);
-            pthread_cond_timedwait(&c->sweep_cv, &c->mu, &ts);
+            cl_abs_time(c->sweep_until, &ts);
+            if (pthread_cond_timedwait(&c->sweep_cv, &c->mu, &ts) == ETIMEDOUT && !c->head)
+                c->sweep_until = UINT64_MAX;
         } else {
             pthread_cond_wait(&c->sweep_cv, &c->mu);
         }
@@ -280,6 +291,7 @@ static int cl_config(shoal_client_t *c, const shoal_client_config_t *cfg)
     if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed)
         seed = sh_time_wall_ms() << 20 ^ (uint64_t)getpid();
     c->next_corr = seed ? seed : 1;
+    c->sweep_until = UINT64_MAX;
     return 0;
 }
 
@@ -346,7 +358,7 @@ static int cl_call_fill(call_t *q, const char *type, const char *id, const char 
     size_t il = id ? strnlen(id, SHOAL_ENTITY_ID_MAX) : 0;
     size_t ml = method ? strnlen(method, SHOAL_METHOD_MAX) : 0;
     if (tl == 0 || tl >= SHOAL_TYPE_NAME_MAX || il == 0 || il >= SHOAL_ENTITY_ID_MAX ||
-        ml >= SHOAL_METHOD_MAX || (len > 0 && !body))
+        ml == 0 || ml >= SHOAL_METHOD_MAX || (len > 0 && !body))
         return SHOAL_EBAD_REQUEST;
     if (len > SHOAL_CLIENT_BODY_MAX || len > CALL_BODY_MAX)
         return SHOAL_ETOO_BIG;
@@ -412,11 +424,13 @@ int shoal_client_invoke_async(shoal_client_t *c, const char *type, const char *i
     return cl_submit(c, type, id, method, body, len, timeout_ms, done, udata, NULL, 0);
 }
 
-/* A synchronous call's frame on the caller's stack. */
+/* A synchronous call's frame on the caller's stack.  The completing
+ * thread fills it and posts `done`; a semaphore rather than a condition
+ * variable, so the waiter does not wake only to block on a mutex the
+ * completing thread still holds (glibc allows destroying the semaphore as
+ * soon as sem_wait returns). */
 typedef struct cl_wait {
-    shoal_client_t *c;
-    pthread_cond_t cv;
-    bool done;
+    sem_t done;
     int status;
     uint8_t *reply;
     size_t len;
@@ -432,15 +446,12 @@ static void cl_wait_done(void *udata, int status, const uint8_t *reply, size_t l
         status = -ENOMEM;
     else if (copy)
         memcpy(copy, reply, len);
-    pthread_mutex_lock(&w->c->mu);
     w->status = status;
     w->reply = copy;
     w->len = copy ? len : 0;
     cl_msg(w->errmsg, sizeof w->errmsg, status == -ENOMEM ? "out of memory for the reply"
                                                           : errmsg);
-    w->done = true;
-    pthread_cond_signal(&w->cv); /* under mu: the waiter cannot free w before we unlock */
-    pthread_mutex_unlock(&w->c->mu);
+    sem_post(&w->done); /* the last touch of w */
 }
 
 int shoal_client_invoke(shoal_client_t *c, const char *type, const char *id,
@@ -452,17 +463,14 @@ int shoal_client_invoke(shoal_client_t *c, const char *type, const char *id,
         *reply = NULL;
     if (rlen)
         *rlen = 0;
-    cl_wait_t w = {.c = c};
-    int rc = pthread_cond_init(&w.cv, NULL);
-    if (rc != 0)
-        return -rc;
-    rc = cl_submit(c, type, id, method, body, len, timeout_ms, cl_wait_done, &w, errmsg,
-                   errcap);
+    cl_wait_t w;
+    if (sem_init(&w.done, 0, 0) != 0)
+        return -errno;
+    int rc = cl_submit(c, type, id, method, body, len, timeout_ms, cl_wait_done, &w, errmsg,
+                       errcap);
     if (rc == 0) {
-        pthread_mutex_lock(&c->mu);
-        while (!w.done)
-            pthread_cond_wait(&w.cv, &c->mu);
-        pthread_mutex_unlock(&c->mu);
+        while (sem_wait(&w.done) != 0) /* EINTR only */
+            ;
         rc = w.status;
         cl_msg(errmsg, errcap, w.errmsg);
         if (rlen)
@@ -472,7 +480,7 @@ int shoal_client_invoke(shoal_client_t *c, const char *type, const char *id,
         else
             free(w.reply);
     }
-    pthread_cond_destroy(&w.cv);
+    sem_destroy(&w.done);
     return rc;
 }
 

@@ -47,6 +47,7 @@ struct shoal_client {
     pthread_cond_t sweep_cv; /* CLOCK_MONOTONIC: the deadline thread waits here */
     pthread_t sweeper;
     bool sweeper_started, stopping;
+    uint64_t sweep_until; /* when the deadline thread wakes next; UINT64_MAX: not before a signal */
     cl_pend_t *slots;
     size_t mask;
     uint64_t next_corr;

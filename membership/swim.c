@@ -360,6 +360,10 @@ static void dispatch(swim_t *s, uint64_t now, const swim_msg_t *m,
 {
     for (size_t i = 0; i < m->n_gossip; i++)
         swim_update_apply(s, now, &m->gossip[i], m->from_id, false);
+    /* A SYNC's full state is merged here too, so that any refutation it
+     * causes is made before it is answered. */
+    for (size_t i = 0; i < m->n_members; i++)
+        swim_update_apply(s, now, &m->members[i], m->from_id, true);
     bool vouch = swim_refute_answer(s, m, reply);
     switch (m->type) {
     case SWIM_MSG_PING: swim_on_ping(s, now, m, reply, vouch); break;

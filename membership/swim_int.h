@@ -184,6 +184,8 @@ void swim_on_nack(swim_t *s, uint64_t t, const swim_msg_t *m);
 
 /* ---- swim_sync.c ----------------------------------------------------- */
 void swim_sync_send(swim_t *s, const char *to_addr, uint8_t type, bool join);
+/* Answer a SYNC, or end the join on a SYNC_ACK; the caller has merged
+ * m->members (swim_update_apply with from_sync). */
 void swim_on_sync(swim_t *s, uint64_t t, const swim_msg_t *m, const char *reply);
 void swim_pushpull_run(swim_t *s, uint64_t t);
 void swim_reconnect_run(swim_t *s, uint64_t t);

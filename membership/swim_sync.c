@@ -61,8 +61,7 @@ void swim_sync_send(swim_t *s, const char *to_addr, uint8_t type, bool join)
 
 void swim_on_sync(swim_t *s, uint64_t t, const swim_msg_t *m, const char *reply)
 {
-    for (size_t i = 0; i < m->n_members; i++)
-        swim_update_apply(s, t, &m->members[i], m->from_id, true);
+    /* m->members were merged by swim.c's dispatch already. */
     if (m->type == SWIM_MSG_SYNC) {
         swim_sync_send(s, reply, SWIM_MSG_SYNC_ACK, false);
     } else if (s->joining) {

@@ -121,7 +121,7 @@ void shoal_client_free(shoal_client_t *c);
  *                         the node has no owner for the shard, or the
  *                         client's send queue to the node is full;
  *     SHOAL_EBUSY         max_pending calls already in flight;
- *     SHOAL_EBAD_REQUEST  type (1..63 bytes), id (1..255), method (0..127)
+ *     SHOAL_EBAD_REQUEST  type (1..63 bytes), id (1..255), method (1..127)
  *                         out of bounds; SHOAL_ETOO_BIG: body over
  *                         SHOAL_CLIENT_BODY_MAX; -ENOMEM.
  * reply and rlen may be NULL when the reply is not wanted.
