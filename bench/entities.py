@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import shoal_harness as h  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "bench", "RESULTS.md")
+LOAD_AT_START = os.getloadavg()[0]  # other work on a shared box skews every figure
 IDS = ["n1", "n2", "n3"]
 
 
@@ -150,7 +151,8 @@ def section(args, inv, pp1, pp64, act_null, act_counter, mem):
     s = ("## Entities\n\n"
          f"Date: {datetime.date.today().isoformat()}; machine: {platform.machine()}, "
          f"nproc={os.cpu_count()}, {platform.system()} {platform.release()} (shared, noisy: "
-         f"medians of {args.trials} runs of {args.seconds:g} s, ratios from the same run)"
+         f"load average {LOAD_AT_START:.1f} at the start; medians of {args.trials} runs of "
+         f"{args.seconds:g} s, ratios from the same run)"
          f"{'; ASan build' if h.SANITIZED else ''}.\n\n"
          f"Command: `{cmd}`\n\n"
          "Invocations: `counter add` on a 3-node loopback cluster (default workers = nproc), "

@@ -111,7 +111,8 @@ static void cl_list_insert(shoal_client_t *c, cl_pend_t *p)
 }
 
 /* Claim a slot for a new call; NULL if none was free within CL_PROBE_MAX
- * ids.  Wakes the deadline thread if the call is now the earliest. */
+ * ids.  Wakes the deadline thread if the call is due before its next
+ * wake-up. */
 static cl_pend_t *cl_slot_claim(shoal_client_t *c, uint64_t deadline, uint32_t timeout_ms,
                                 shoal_client_done_fn done, void *udata)
 {

@@ -6,7 +6,7 @@
  * hash, state sets, precedence), swim_probe.c (probing, ping-req relays),
  * swim_sync.c (push-pull, join, reconnect, leave), swim_gossip.c
  * (dissemination queue), swim_suspect.c (Lifeguard suspicion + local
- * health), swim_codec.c (payloads).
+ * health + direct refutations), swim_codec.c (payloads).
  */
 #ifndef SWIM_INT_H
 #define SWIM_INT_H

@@ -1,5 +1,6 @@
 /*
- * swim_suspect.c - Lifeguard suspicion timers and local health.
+ * swim_suspect.c - Lifeguard suspicion timers, local health, and answering
+ * doubt about ourselves (refutation).
  *
  * Design notes.
  *
@@ -36,8 +37,9 @@
  * alive like any update.  Gossip alone is not enough: each update is sent
  * only lambda * log10(N) times, all of them maybe in the burst of ACKs a
  * resumed member owes for the PINGs queued while it was paused, so the
- * refutation can miss a member whose timer then fires (tests/sim pause:
- * 1 run in 400 with a 3 s pause, 2 % with 5 s).  So every message that
+ * refutation can miss a member whose timer then fires (tests/sim pause,
+ * N = 32: a 5.02 s pause killed the member in 27 of 3,000 seeds, a 3 s
+ * one in 1; with what follows, 0 and 0).  So every message that
  * says we are suspect or dead, at any incarnation, is also answered
  * directly, because its sender holds that view now (gossip is read from
  * the table when sent) and so, for a SUSPECT, does the accuser it names:
@@ -51,8 +53,11 @@
  *     ours and at most indirect_k + 1 of them (K confirmations plus the
  *     first accuser are what bring a timer to its floor).
  * The direct sends are bounded per refutation; the forced ACKs by the
- * PINGs we get.  A member declared dead that never hears from us is still
- * reached only by gossip and by the reconnect SYNCs of swim_sync.c.
+ * PINGs we get.  A member that holds us suspect but neither accused us
+ * nor talks to us is still reached only by gossip (it heard later, so its
+ * timer runs later); one that holds us dead, by the reconnect SYNCs of
+ * swim_sync.c.  Forced updates cost no gossip transmission (see
+ * swim_gossip.c), so a burst of ACKs leaves the epidemic its full count.
  *
  * Local health (Lifeguard §IV-A).  awareness in [0, awareness_max] rises
  * by one for each probe without an ack, for each NACK a ping-req relay

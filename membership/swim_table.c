@@ -29,7 +29,8 @@
  *               says more than a timeout), over left(j) if i > j.
  * News about strangers is taken only if it is alive or suspect: a dead or
  * left member we never knew is nothing to us.  News about ourselves that
- * is not alive at our incarnation is refuted (incarnation + 1).
+ * is not alive at our incarnation is refuted (incarnation + 1); who is
+ * told directly, beyond the gossip, is swim_suspect.c's business.
  *
  * Full-state merges (push-pull, join, reconnect) are more careful than
  * gossip: a SYNC is one node's whole opinion, possibly formed on the other

@@ -8,7 +8,9 @@
  * an RPC reply with the same correlation id - so it needs the cluster's
  * name, secret and shard count, exactly as a node would.  It listens on
  * its own TCP port for the replies (the "reply address"), which the node
- * must be able to reach.
+ * must be able to reach.  Holding the secret, a client is as trusted as a
+ * node: give it only to programs you would let join the cluster (others
+ * use the HTTP API).
  *
  *   shoal_client_t *c;
  *   shoal_client_config_t cfg = {.node_addr = "127.0.0.1:7946",
@@ -26,6 +28,7 @@
  * calls retryable (busy, unavailable, timeout).  Every call has a
  * deadline; the client answers it by that deadline whatever the network
  * does (no reply in time: SHOAL_ETIMEOUT; the node may still run the call).
+ * The node clamps a deadline to one hour (the HTTP API accepts 1..60000 ms).
  *
  * Threads.  A client may be used by any number of threads at once:
  * shoal_client_invoke and shoal_client_invoke_async are thread-safe.
@@ -135,7 +138,10 @@ int shoal_client_invoke(shoal_client_t *c, const char *type, const char *id,
 /* As shoal_client_invoke without waiting: done(udata, ...) runs exactly
  * once with the outcome, on a client thread (nng's receive thread or the
  * deadline thread), possibly before this function returns.  done must
- * not block; it may start new calls but must not free the client.
+ * not block: it may start asynchronous calls, but a synchronous
+ * shoal_client_invoke from a callback would wait on the very thread that
+ * delivers replies (and end in SHOAL_ETIMEOUT); it must not free the
+ * client.
  *   0     the call is in flight; done will run;
  *   < 0   the codes shoal_client_invoke returns without sending (bad
  *         arguments, SHOAL_EBUSY, SHOAL_EUNAVAILABLE while refused or when

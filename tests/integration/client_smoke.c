@@ -17,6 +17,11 @@
  *   client_smoke unreachable ADDR TIMEOUT_MS
  *       a call to an address nobody listens on answers SHOAL_ETIMEOUT or
  *       SHOAL_EUNAVAILABLE, by the deadline (+ 2 s of slack for a loaded box).
+ *   client_smoke slow NODE
+ *       (nodes run with --debug-faults) debug/slow sleep 1000 ms with a
+ *       300 ms timeout -> SHOAL_ETIMEOUT by about 300 ms; then 8 async
+ *       sleeps in flight and shoal_client_free at once: every callback
+ *       runs before free returns, with SHOAL_EUNAVAILABLE "client closed".
  *   client_smoke refused NODE
  *       with the secret from SHOAL_SECRET (the test passes a wrong one):
  *       SHOAL_EUNAVAILABLE with a message naming the refusal, twice (the
@@ -285,6 +290,48 @@ static int cmd_unreachable(const char *addr, uint32_t timeout_ms)
     return 0;
 }
 
+typedef struct closed_count {
+    int n, unavailable;
+} closed_count_t;
+
+/* Runs on the thread calling shoal_client_free: no lock needed. */
+static void closed_done(void *udata, int status, const uint8_t *reply, size_t len,
+                        const char *errmsg)
+{
+    closed_count_t *k = udata;
+    k->n++;
+    k->unavailable += status == SHOAL_EUNAVAILABLE && strcmp(errmsg, "client closed") == 0;
+}
+
+static int cmd_slow(const char *node)
+{
+    shoal_client_t *c = connect_to(node, 0);
+    const char *body = "{\"ms\":1000}";
+    char msg[SHOAL_CLIENT_ERRMSG_MAX];
+    uint64_t t0 = now_ms();
+    int rc = shoal_client_invoke(c, "debug", "slow", "sleep", body, strlen(body), 300, NULL, NULL,
+                                 msg, sizeof msg);
+    uint64_t took = now_ms() - t0;
+    if (rc != SHOAL_ETIMEOUT || took > 300 + 2000)
+        FAIL("slow: got %d %s (%s) after %" PRIu64 " ms", rc, shoal_client_err_name(rc), msg,
+             took);
+    printf("slow: timeout after %" PRIu64 " ms: %s\n", took, msg);
+    closed_count_t k = {0, 0};
+    char id[16];
+    for (int i = 0; i < 8; i++) {
+        snprintf(id, sizeof id, "slow%d", i);
+        rc = shoal_client_invoke_async(c, "debug", id, "sleep", body, strlen(body), 10000,
+                                       closed_done, &k);
+        if (rc != 0)
+            FAIL("slow: invoke_async: %d", rc);
+    }
+    shoal_client_free(c);
+    if (k.n != 8 || k.unavailable != 8)
+        FAIL("slow: free ran %d callbacks, %d with 'client closed'", k.n, k.unavailable);
+    printf("slow: free completed 8 calls in flight\n");
+    return 0;
+}
+
 static int cmd_refused(const char *node)
 {
     shoal_client_t *c = connect_to(node, 0);
@@ -317,9 +364,11 @@ int main(int argc, char **argv)
         return cmd_errors(argv[2]);
     if (strcmp(cmd, "unreachable") == 0 && argc == 4)
         return cmd_unreachable(argv[2], (uint32_t)atoi(argv[3]));
+    if (strcmp(cmd, "slow") == 0 && argc == 3)
+        return cmd_slow(argv[2]);
     if (strcmp(cmd, "refused") == 0 && argc == 3)
         return cmd_refused(argv[2]);
-    fprintf(stderr, "usage: client_smoke add|async|errors|unreachable|refused ... "
+    fprintf(stderr, "usage: client_smoke add|async|errors|unreachable|slow|refused ... "
                     "(see the file's header)\n");
     return 2;
 }

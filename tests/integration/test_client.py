@@ -28,13 +28,14 @@ def smoke(*args, secret=SECRET, timeout=60):
 
 
 class TestClient(unittest.TestCase):
-    """Two nodes, two workers each."""
+    """Two nodes, two workers each, --debug-faults (for debug/sleep)."""
 
     @classmethod
     def setUpClass(cls):
         cls.c = Cluster(18800, "client")
         try:
-            cls.nodes = [cls.c.add(i, args=["--workers", "2"]).start() for i in (1, 2)]
+            cls.nodes = [cls.c.add(i, args=["--workers", "2", "--debug-faults"]).start()
+                         for i in (1, 2)]
             for n in cls.nodes:
                 n.wait_ready()
             wait_until(lambda: cls.c.all_see(["n1", "n2"], "alive"), scaled(20),
@@ -73,6 +74,9 @@ class TestClient(unittest.TestCase):
     def test_unreachable_node(self):
         # A port in this class's range that nobody listens on.
         self.run_ok("unreachable", f"127.0.0.1:{self.c.base + 9}", 500)
+
+    def test_timeout_and_free_with_calls_in_flight(self):
+        self.run_ok("slow", self.nodes[0].addr)
 
     def test_wrong_secret_is_refused(self):
         out = self.run_ok("refused", self.nodes[0].addr, secret="not-the-secret")
