@@ -358,6 +358,9 @@ int swim_leave(swim_t *s, uint64_t now_ms)
 static void dispatch(swim_t *s, uint64_t now, const swim_msg_t *m,
                      const char *reply)
 {
+    /* Before the updates: a verdict about the sender itself in this very
+     * message must meet the evidence the message is. */
+    swim_heard_note(s, now, m->from_id);
     for (size_t i = 0; i < m->n_gossip; i++)
         swim_update_apply(s, now, &m->gossip[i], m->from_id, false);
     /* A SYNC's full state is merged here too, so that any refutation it

@@ -41,9 +41,11 @@ typedef struct swim_member {
     uint8_t state; /* enum swim_state */
     bool in_probe; /* queued in the probe list at or after probe_pos */
     bool susp_refused; /* suspicion started by a transport hint */
+    bool heard;        /* last_heard_ms is set (swim_suspect.c) */
     uint8_t susp_n;    /* accusers recorded in susp_by */
     uint32_t incarnation;
     uint64_t last_change_ms;
+    uint64_t last_heard_ms; /* last message whose sender was this member */
     int32_t set_pos;  /* index in alive_set (ALIVE) or dead_set (DEAD) */
     int32_t heap_pos; /* index in the suspicion heap (SUSPECT) */
     uint64_t susp_start_ms, susp_deadline_ms;
@@ -222,6 +224,11 @@ void swim_heap_check(const swim_t *s);
  * sender that we are alive, directly (see swim_suspect.c).  Returns true if
  * m is a PING whose ACK must carry our alive instead. */
 bool swim_refute_answer(swim_t *s, const swim_msg_t *m, const char *reply);
+/* A message from member `from` arrived directly: note it as evidence
+ * that the member is alive (see "Direct evidence" in swim_suspect.c). */
+void swim_heard_note(swim_t *s, uint64_t t, swim_str_t from);
+/* True if slot sent us a message within the last two probe periods. */
+bool swim_heard_fresh(const swim_t *s, uint64_t t, uint32_t slot);
 /* Lifeguard local health: clamp to [0, awareness_max]. */
 void swim_awareness_add(swim_t *s, int delta);
 /* Lifeguard suspicion timeout after c confirmations (pure; for tests). */

@@ -66,6 +66,27 @@
  * probe timeout are multiplied by (awareness + 1), so a node that is slow
  * (CPU starved, GC, swapping) probes less and waits longer instead of
  * accusing healthy members.
+ *
+ * Direct evidence (after Lifeguard's "local evidence beats hearsay" and
+ * memberlist's practice of turning a merged dead verdict into a
+ * suspicion).  Every member remembers when it last got a message whose
+ * sender was that member (last_heard_ms; a relayed ACK names the relay,
+ * not the target, so only first-hand contact counts).  A dead(i) verdict
+ * that arrives by gossip about a member we hold alive or suspect at i,
+ * and that talked to us within the last two (scaled) probe periods, is
+ * read as suspect(i) accused by the verdict's sender (swim_table.c): we
+ * start, or confirm, our own suspicion with its Lifeguard timeout and
+ * gossip it, so the member hears it (buddy system) and refutes.  Without
+ * this, a node whose stale timer fired after a partition healed (its
+ * gossip spent while cut off, its probes stretched by local health)
+ * declared a healthy member dead and everyone took its word over their
+ * own fresh acks; dead moves shards.  A stale verdict (no fresh contact)
+ * is taken as before, so a crashed member, which sends nothing, dies no
+ * later.  Our own timer, by contrast, is not stopped by contact: SWIM
+ * §4.2 lets only a refutation clear a suspicion (ack_clears_hint in
+ * swim_probe.c); a member that talks to us hears our suspicion in the
+ * buddy update of our next PING and refutes, and one that can send but
+ * never receive (a one-way cut) must still be declared.
  */
 #include <math.h>
 #include <string.h>
@@ -240,6 +261,24 @@ void swim_suspect_refused(swim_t *s, uint32_t slot)
 uint64_t swim_suspect_next(const swim_t *s)
 {
     return s->heap_n ? s->m[s->heap[0]].susp_deadline_ms : UINT64_MAX;
+}
+
+/* ---- direct evidence ------------------------------------------------------ */
+
+void swim_heard_note(swim_t *s, uint64_t t, swim_str_t from)
+{
+    int32_t slot = swim_table_find(s, from.p, from.len);
+    if (slot <= 0)
+        return; /* a stranger (its alive is in the updates), or ourselves */
+    s->m[slot].heard = true;
+    s->m[slot].last_heard_ms = t;
+}
+
+bool swim_heard_fresh(const swim_t *s, uint64_t t, uint32_t slot)
+{
+    const swim_member_t *m = &s->m[slot];
+    uint64_t window = 2 * swim_scaled(s, s->cfg.probe_interval_ms);
+    return m->heard && m->last_heard_ms <= t && t - m->last_heard_ms <= window;
 }
 
 void swim_suspect_expire(swim_t *s, uint64_t t)

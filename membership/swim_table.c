@@ -44,7 +44,10 @@
  * Lifeguard confirmation, and the shortened timeout killed members before
  * their refutation spread (found by tests/sim partition/n=20).  A member
  * that really died is found by our own probes; gossip still carries
- * verdicts, which are fresh by construction.
+ * verdicts, which are fresh by construction, except that a gossiped dead
+ * at the incarnation we hold, about a member that talked to us within two
+ * probe periods, is demoted to a suspicion (swim_suspect.c, "Direct
+ * evidence").
  *
  * Not here: timers (swim_suspect.c), dissemination (swim_gossip.c).
  */
@@ -331,6 +334,13 @@ void swim_update_apply(swim_t *s, uint64_t t, const swim_update_t *u,
         return;
     }
     swim_member_t *m = &s->m[slot];
+    if (ns == SWIM_DEAD && u->incarnation == m->incarnation &&
+        (m->state == SWIM_ALIVE || m->state == SWIM_SUSPECT) &&
+        swim_heard_fresh(s, t, (uint32_t)slot)) {
+        /* Hearsay against our own fresh contact: suspect, not dead (see
+         * "Direct evidence" in swim_suspect.c). */
+        ns = SWIM_SUSPECT;
+    }
     if (!swim_update_wins((enum swim_state)m->state, m->incarnation, ns,
                           u->incarnation)) {
         if (ns == SWIM_SUSPECT && m->state == SWIM_SUSPECT &&
