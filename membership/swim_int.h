@@ -227,7 +227,7 @@ bool swim_refute_answer(swim_t *s, const swim_msg_t *m, const char *reply);
 /* A message from member `from` arrived directly: note it as evidence
  * that the member is alive (see "Direct evidence" in swim_suspect.c). */
 void swim_heard_note(swim_t *s, uint64_t t, swim_str_t from);
-/* True if slot sent us a message within the last two probe periods. */
+/* True if slot sent us a message within the minimum suspicion timeout. */
 bool swim_heard_fresh(const swim_t *s, uint64_t t, uint32_t slot);
 /* Lifeguard local health: clamp to [0, awareness_max]. */
 void swim_awareness_add(swim_t *s, int delta);

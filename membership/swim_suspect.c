@@ -73,20 +73,32 @@
  * sender was that member (last_heard_ms; a relayed ACK names the relay,
  * not the target, so only first-hand contact counts).  A dead(i) verdict
  * that arrives by gossip about a member we hold alive or suspect at i,
- * and that talked to us within the last two (scaled) probe periods, is
+ * and that talked to us within the last suspicion_mult probe periods, is
  * read as suspect(i) accused by the verdict's sender (swim_table.c): we
  * start, or confirm, our own suspicion with its Lifeguard timeout and
  * gossip it, so the member hears it (buddy system) and refutes.  Without
  * this, a node whose stale timer fired after a partition healed (its
  * gossip spent while cut off, its probes stretched by local health)
  * declared a healthy member dead and everyone took its word over their
- * own fresh acks; dead moves shards.  A stale verdict (no fresh contact)
- * is taken as before, so a crashed member, which sends nothing, dies no
- * later.  Our own timer, by contrast, is not stopped by contact: SWIM
- * §4.2 lets only a refutation clear a suspicion (ack_clears_hint in
- * swim_probe.c); a member that talks to us hears our suspicion in the
- * buddy update of our next PING and refutes, and one that can send but
- * never receive (a one-way cut) must still be declared.
+ * own fresh acks; dead moves shards.
+ *
+ * The window is Lifeguard's minimum suspicion timeout (suspicion_mult *
+ * probe_interval, 4 s by default, unscaled): any accuser suspected the
+ * member at least that long before its verdict, so contact inside it is
+ * newer than the accusation.  Two probe periods proved too short: in a
+ * 5-node cluster a pair exchanges a direct message only every ~2 periods
+ * on average (round-robin probing), and chaos seed 1 still lost a
+ * bystander.  A stale verdict (no contact in the window) is taken as
+ * before, so a crashed member, which sends nothing after the crash, dies
+ * no later; with a transport hint its accuser's timeout is shorter
+ * (refused_suspicion_ms), but then our own connection to it broke too and
+ * our own suspicion carries the same cap.
+ *
+ * Our own timer, by contrast, is not stopped by contact: SWIM §4.2 lets
+ * only a refutation clear a suspicion (ack_clears_hint in swim_probe.c);
+ * a member that talks to us hears our suspicion in the buddy update of
+ * our next PING and refutes, and one that can send but never receive (a
+ * one-way cut) must still be declared.
  */
 #include <math.h>
 #include <string.h>
@@ -263,7 +275,7 @@ uint64_t swim_suspect_next(const swim_t *s)
     return s->heap_n ? s->m[s->heap[0]].susp_deadline_ms : UINT64_MAX;
 }
 
-/* ---- direct evidence ------------------------------------------------------ */
+/* ---- direct evidence ---------------------------------------------------- */
 
 void swim_heard_note(swim_t *s, uint64_t t, swim_str_t from)
 {
@@ -277,8 +289,12 @@ void swim_heard_note(swim_t *s, uint64_t t, swim_str_t from)
 bool swim_heard_fresh(const swim_t *s, uint64_t t, uint32_t slot)
 {
     const swim_member_t *m = &s->m[slot];
-    uint64_t window = 2 * swim_scaled(s, s->cfg.probe_interval_ms);
-    return m->heard && m->last_heard_ms <= t && t - m->last_heard_ms <= window;
+    /* The shortest suspicion anyone runs (Lifeguard's floor, unscaled:
+     * local health stretches our probes, not this bound), so contact
+     * within it is newer than the accuser's suspicion (see notes). */
+    uint64_t window =
+        (uint64_t)s->cfg.suspicion_mult * s->cfg.probe_interval_ms;
+    return m->heard && m->last_heard_ms <= t && t - m->last_heard_ms < window;
 }
 
 void swim_suspect_expire(swim_t *s, uint64_t t)

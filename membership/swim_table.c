@@ -45,9 +45,9 @@
  * their refutation spread (found by tests/sim partition/n=20).  A member
  * that really died is found by our own probes; gossip still carries
  * verdicts, which are fresh by construction, except that a gossiped dead
- * at the incarnation we hold, about a member that talked to us within two
- * probe periods, is demoted to a suspicion (swim_suspect.c, "Direct
- * evidence").
+ * at the incarnation we hold, about a member that talked to us within the
+ * minimum suspicion timeout, is demoted to a suspicion (swim_suspect.c,
+ * "Direct evidence").
  *
  * Not here: timers (swim_suspect.c), dissemination (swim_gossip.c).
  */

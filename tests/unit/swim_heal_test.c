@@ -66,8 +66,8 @@ static void rig_init(rig_t *r)
     cfg.seed = 11;
     cfg.self_id = "me";
     cfg.self_addr = "me.test:1";
-    /* Probes go unanswered here; without local health the period, and
-     * so the freshness window (two periods), stays 1 s. */
+    /* Probes go unanswered here; without local health the period stays
+     * 1 s (the freshness window is 4 * 1 s either way). */
     cfg.awareness_max = 0;
     ck_assert_int_eq(swim_new(&r->s, &cfg, 0), 0);
     rig_pump(r);
@@ -181,7 +181,7 @@ START_TEST(test_swim_stale_contact_dead_taken)
 {
     rig_t r;
     rig_cluster(&r);
-    /* Silent for 5 s, over two probe periods but within our own timer
+    /* Silent for 5 s, over the 4 s window but within our own timer
      * (x is suspect by our probes, or still alive): the verdict stands. */
     for (int i = 0; i < 20; i++)
         rig_tick(&r, 250);
