@@ -1,7 +1,15 @@
 # Shoal: thin wrapper over CMake.  `make run` and `make test` are the two
 # commands a new developer needs; both install missing Debian packages first.
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
+# `make build SANITIZE=1` (or run/bench/chaos) builds with clang + ASan/UBSan
+# into build-asan; `make test` always runs both builds.
+ifeq ($(SANITIZE),1)
+BUILD     ?= build-asan
+BUILD_FLAGS = -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DSANITIZE=ON
+else
 BUILD     ?= build
+BUILD_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc
+endif
 ASAN      ?= build-asan
 FUZZDIR   ?= build-fuzz
 FUZZ_SECS ?= 20
@@ -15,7 +23,7 @@ deps:
 	@bash scripts/deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc >/dev/null
+	@cmake -S . -B $(BUILD) $(BUILD_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build

@@ -37,10 +37,30 @@
  * message); close the sockets (nng_close waits for pipe callbacks); free.
  * No user callback runs after tp_free returns.
  *
+ * Forgetting peers.  Everything here is bounded, and the peer table must
+ * not fill with the dead: native clients each reply from their own
+ * ephemeral address, so a node answering many short-lived clients would
+ * otherwise keep one PUSH socket per client ever seen, redialing forever
+ * (about once a second), until max_peers distinct addresses make tp_send
+ * fail with SH_EFULL for every new client.  So a peer is evicted (socket
+ * closed, entry freed, peers_evicted++) once it is idle (empty queue,
+ * nothing in flight, no tp_send using it: `pins`) and either its
+ * connection dropped (REM_POST marks it `down`; ADD_POST clears that) or
+ * its dialer never connected for dial_evict_ms (60 s).  Sending to an
+ * evicted address again just creates a fresh peer: new socket, new dial.
+ * Eviction is lazy and happens only in tp_send: a bounded sweep of a few
+ * peers per call, round-robin, plus a full sweep when the table is full
+ * before answering SH_EFULL.  Never from an nng callback: nng_close waits
+ * for the socket's callbacks, so closing a socket from its own pipe
+ * callback would deadlock.  The evicting thread holds the submit window,
+ * so tp_free waits for it.  The peer-down callback is unchanged: it fires
+ * on REM_POST whether or not the peer is later evicted (membership relies
+ * on it to notice kill -9 quickly).
+ *
  * What it deliberately does not do: no retransmission or acknowledgement
- * (SWIM and the layers above own reliability), no peer eviction (the table
- * is bounded by max_peers; a cluster member's address is reused), no
- * priority between frames of one peer.
+ * (SWIM and the layers above own reliability), no eviction of peers with
+ * queued frames (they drain through send timeouts first), no priority
+ * between frames of one peer.
  */
 #include "tp_int.h" /* first: nng.h before nng's protocol headers */
 
@@ -57,6 +77,10 @@
 #include "sh_time.h"
 
 #define TP_URL_MAX (TP_ADDR_MAX + 8)
+/* Peers examined for eviction per tp_send: O(1) per call, yet the whole
+ * table is visited every max_peers / TP_SWEEP_STEP sends. */
+#define TP_SWEEP_STEP 4
+#define TP_DIAL_EVICT_MS 60000
 
 void tp_config_default(tp_config_t *cfg)
 {
@@ -69,6 +93,7 @@ void tp_config_default(tp_config_t *cfg)
     cfg->reconnect_min_ms = 100;
     cfg->reconnect_max_ms = 1000;
     cfg->max_peers = 8192;
+    cfg->dial_evict_ms = TP_DIAL_EVICT_MS;
 }
 
 /* nng codes stop here; the text is logged once, where it is translated. */
@@ -290,12 +315,27 @@ static void tp_pipe_rem_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
     (void)pipe;
     (void)ev;
     pthread_mutex_lock(&t->mu);
-    bool closing = t->closing;
+    bool closing = t->closing || p->evicted; /* our own close: not news */
     if (!closing)
         t->st.peers_down++;
+    p->down = true; /* only marked: tp_send evicts it (see "Forgetting peers") */
+    p->down_ms = sh_time_mono_ms();
     pthread_mutex_unlock(&t->mu);
     if (!closing && t->cfg.on_peer_down != NULL)
         t->cfg.on_peer_down(t->cfg.udata, p->addr);
+}
+
+/* A connection to the peer is up: it is alive again (a restarted member). */
+static void tp_pipe_add_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+    tp_peer_t *p = arg;
+
+    (void)pipe;
+    (void)ev;
+    pthread_mutex_lock(&p->tp->mu);
+    p->ever_up = true;
+    p->down = false;
+    pthread_mutex_unlock(&p->tp->mu);
 }
 
 /* ---- peers: the table ------------------------------------------------ */
@@ -321,9 +361,29 @@ static void tp_peer_insert_locked(tp_t *t, tp_peer_t *p)
     size_t b = tp_hash(p->addr) & (t->nbuckets - 1);
     p->hnext = t->buckets[b];
     t->buckets[b] = p;
+    p->prev = NULL;
     p->next = t->peers;
+    if (t->peers != NULL)
+        t->peers->prev = p;
     t->peers = p;
     t->npeers++;
+}
+
+static void tp_peer_unlink_locked(tp_t *t, tp_peer_t *p)
+{
+    tp_peer_t **pp = &t->buckets[tp_hash(p->addr) & (t->nbuckets - 1)];
+    while (*pp != p)
+        pp = &(*pp)->hnext;
+    *pp = p->hnext;
+    if (t->sweep == p)
+        t->sweep = p->next;
+    if (p->prev != NULL)
+        p->prev->next = p->next;
+    else
+        t->peers = p->next;
+    if (p->next != NULL)
+        p->next->prev = p->prev;
+    t->npeers--;
 }
 
 /* Close the socket and free everything a peer holds.  Its aio must be idle
@@ -354,6 +414,7 @@ static int tp_peer_open(tp_t *t, const char *addr, const char *url, tp_peer_t **
     strcpy(p->addr, addr);
     if ((rv = nng_push0_open(&p->sock)) != 0 ||
         (rv = nng_aio_alloc(&p->aio, tp_peer_aio_cb, p)) != 0 ||
+        (rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, tp_pipe_add_cb, p)) != 0 ||
         (rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, tp_pipe_rem_cb, p)) != 0 ||
         (rv = nng_dialer_create(&p->dialer, p->sock, url)) != 0 ||
         (rv = nng_dialer_set_ms(p->dialer, NNG_OPT_RECONNMINT, (nng_duration)t->cfg.reconnect_min_ms)) != 0 ||
@@ -362,19 +423,87 @@ static int tp_peer_open(tp_t *t, const char *addr, const char *url, tp_peer_t **
         tp_peer_close(p);
         return tp_err_from_nng(rv, "peer_open", addr);
     }
+    p->created_ms = sh_time_mono_ms();
     *out = p;
     return 0;
 }
 
-/* The peer for addr, created on first use.  Creation is serialised by
- * create_mu and its nng calls run without mu. */
+static bool tp_peer_evictable_locked(const tp_t *t, const tp_peer_t *p, uint64_t now)
+{
+    if (p->pins != 0 || p->qframes != 0 || p->state != TP_PEER_IDLE)
+        return false;
+    return p->down || (!p->ever_up && now - p->created_ms >= t->cfg.dial_evict_ms);
+}
+
+/* Examine up to `budget` peers from the sweep cursor (wrapping once) and
+ * evict the idle dead ones; returns how many.  Called without mu, never
+ * from an nng callback (nng_close waits for the socket's callbacks). */
+static size_t tp_sweep(tp_t *t, size_t budget)
+{
+    tp_peer_t *dead = NULL, *p, *n;
+    size_t evicted = 0;
+    uint64_t now;
+
+    pthread_mutex_lock(&t->mu);
+    now = sh_time_mono_ms(); /* under mu: no down_ms is later than it */
+    if (budget > t->npeers)
+        budget = t->npeers;
+    if (!tp_submit_begin_locked(t)) {
+        pthread_mutex_unlock(&t->mu);
+        return 0;
+    }
+    for (; budget > 0; budget--) {
+        if ((p = t->sweep != NULL ? t->sweep : t->peers) == NULL)
+            break;
+        t->sweep = p->next;
+        if (!tp_peer_evictable_locked(t, p, now))
+            continue;
+        tp_peer_unlink_locked(t, p);
+        p->evicted = true;
+        t->st.peers_evicted++;
+        p->next = dead;
+        dead = p;
+        evicted++;
+    }
+    pthread_mutex_unlock(&t->mu);
+    for (p = dead; p != NULL; p = n) {
+        n = p->next;
+        SH_LOGD("tp_peer_evicted", "addr=%s down=%d down_for_ms=%llu", p->addr, (int)p->down,
+                p->down ? (unsigned long long)(now - p->down_ms) : 0ull);
+        nng_aio_stop(p->aio); /* idle, but its callback may still be returning */
+        tp_peer_close(p);
+    }
+    tp_submit_end(t);
+    return evicted;
+}
+
+/* Under mu: the peer for addr, pinned (safe from eviction until
+ * tp_peer_unpin), or NULL. */
+static tp_peer_t *tp_peer_find_pin_locked(tp_t *t, const char *addr)
+{
+    tp_peer_t *p = tp_peer_find_locked(t, addr);
+    if (p != NULL)
+        p->pins++;
+    return p;
+}
+
+static void tp_peer_unpin(tp_peer_t *p)
+{
+    pthread_mutex_lock(&p->tp->mu);
+    p->pins--;
+    pthread_mutex_unlock(&p->tp->mu);
+}
+
+/* The peer for addr, created on first use, pinned.  Creation is serialised
+ * by create_mu and its nng calls run without mu.  A full table is swept
+ * completely before the answer is SH_EFULL. */
 static int tp_peer_get(tp_t *t, const char *addr, const char *url, tp_peer_t **out)
 {
     tp_peer_t *p = NULL;
     int rc = 0;
 
     pthread_mutex_lock(&t->mu);
-    *out = t->closing ? NULL : tp_peer_find_locked(t, addr);
+    *out = t->closing ? NULL : tp_peer_find_pin_locked(t, addr);
     rc = t->closing ? SH_ECLOSED : 0;
     pthread_mutex_unlock(&t->mu);
     if (rc != 0 || *out != NULL)
@@ -382,7 +511,12 @@ static int tp_peer_get(tp_t *t, const char *addr, const char *url, tp_peer_t **o
 
     pthread_mutex_lock(&t->create_mu);
     pthread_mutex_lock(&t->mu);
-    *out = tp_peer_find_locked(t, addr);
+    bool full = t->npeers >= t->cfg.max_peers;
+    pthread_mutex_unlock(&t->mu);
+    if (full)
+        tp_sweep(t, SIZE_MAX);
+    pthread_mutex_lock(&t->mu);
+    *out = tp_peer_find_pin_locked(t, addr);
     if (*out == NULL && t->npeers >= t->cfg.max_peers) {
         t->st.drop_queue_full++; /* same answer as a full queue, same counter */
         rc = SH_EFULL;
@@ -390,10 +524,12 @@ static int tp_peer_get(tp_t *t, const char *addr, const char *url, tp_peer_t **o
     pthread_mutex_unlock(&t->mu);
     if (*out == NULL && rc == 0 && (rc = tp_peer_open(t, addr, url, &p)) == 0) {
         pthread_mutex_lock(&t->mu);
-        if (t->closing)
+        if (t->closing) {
             rc = SH_ECLOSED;
-        else
+        } else {
             tp_peer_insert_locked(t, p);
+            p->pins = 1;
+        }
         pthread_mutex_unlock(&t->mu);
         if (rc != 0)
             tp_peer_close(p);
@@ -421,10 +557,13 @@ int tp_send(tp_t *t, const char *addr, uint8_t *frame, size_t len)
         free(frame);
         return 0;
     }
+    tp_sweep(t, TP_SWEEP_STEP);
     if ((rc = tp_peer_get(t, addr, url, &p)) != 0)
         return rc;
-    if ((e = malloc(sizeof(*e))) == NULL)
+    if ((e = malloc(sizeof(*e))) == NULL) {
+        tp_peer_unpin(p);
         return -ENOMEM;
+    }
     *e = (tp_qent_t){.frame = frame, .len = len,
                      .ready_ms = delay_ms ? sh_time_mono_ms() + delay_ms : 0};
     pthread_mutex_lock(&t->mu);
@@ -446,10 +585,12 @@ int tp_send(tp_t *t, const char *addr, uint8_t *frame, size_t len)
     }
     pthread_mutex_unlock(&t->mu);
     if (rc != 0) {
+        tp_peer_unpin(p);
         free(e); /* not the frame: the caller keeps it */
         return rc;
     }
     tp_peer_pump(p);
+    tp_peer_unpin(p);
     return 0;
 }
 
@@ -484,6 +625,8 @@ int tp_new(tp_t **out, const tp_config_t *cfg)
     t->cfg = *cfg;
     strcpy(t->bind_addr, cfg->bind_addr);
     t->cfg.bind_addr = t->bind_addr;
+    if (t->cfg.dial_evict_ms == 0)
+        t->cfg.dial_evict_ms = TP_DIAL_EVICT_MS;
     t->pull = (nng_socket)NNG_SOCKET_INITIALIZER;
     pthread_mutex_init(&t->mu, NULL);
     pthread_mutex_init(&t->create_mu, NULL);
@@ -540,6 +683,7 @@ void tp_stats_get(tp_t *t, tp_stats_t *out)
 {
     pthread_mutex_lock(&t->mu);
     *out = t->st;
+    out->peers = t->npeers;
     pthread_mutex_unlock(&t->mu);
 }
 

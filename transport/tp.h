@@ -46,6 +46,9 @@ typedef struct tp_config {
     tp_recv_cb on_recv;
     tp_down_cb on_peer_down;    /* may be NULL */
     void *udata;
+    /* A peer whose dialer has not connected once in this long, with an
+     * empty queue, is forgotten (default 60000; 0 means the default). */
+    uint32_t dial_evict_ms;
 } tp_config_t;
 
 void tp_config_default(tp_config_t *cfg);
@@ -62,7 +65,11 @@ void tp_free(tp_t *t);
  * once sent or dropped).  SH_EFULL: the peer's queue is full, SH_ECLOSED:
  * transport closing, SH_EFULL also when the peer table is full,
  * SH_EBAD_REQUEST when addr is not "host:port" (port 1..65535, shorter than
- * TP_ADDR_MAX), -ENOMEM; on any error the caller still owns frame.  A frame
+ * TP_ADDR_MAX), -ENOMEM; on any error the caller still owns frame.
+ * Idle peers whose connection dropped (or never came up) are forgotten
+ * lazily from here; sending to such an address again simply dials anew.
+ * Must not be called from a tp callback (eviction closes sockets, and
+ * nng_close waits for callbacks).  A frame
  * dropped by an injected fault returns 0 (it looks like network loss). */
 int tp_send(tp_t *t, const char *addr, uint8_t *frame, size_t len);
 
@@ -91,6 +98,8 @@ typedef struct tp_stats {
     uint64_t drop_queue_full, drop_send_timeout, drop_send_error, drop_fault;
     uint64_t peers_down;
     uint64_t queued_frames; /* currently queued, all peers */
+    uint64_t peers_evicted; /* peers forgotten: down or never connected, idle */
+    uint64_t peers;         /* currently in the peer table */
 } tp_stats_t;
 
 void tp_stats_get(tp_t *t, tp_stats_t *out);

@@ -53,7 +53,8 @@ enum tp_peer_state {
 
 typedef struct tp_peer {
     struct tp_peer *hnext; /* hash chain */
-    struct tp_peer *next;  /* every peer, for tp_free */
+    struct tp_peer *next;  /* every peer (tp_free, the eviction sweep) */
+    struct tp_peer *prev;
     tp_t *tp;
     char addr[TP_ADDR_MAX];
     nng_socket sock;       /* PUSH0, one dialer */
@@ -63,6 +64,12 @@ typedef struct tp_peer {
     tp_qent_t *qhead, *qtail;
     size_t qframes, qbytes; /* waiting + in flight: what the bounds count */
     size_t inflight_len;
+    /* Eviction (see tp.c "Forgetting peers"). */
+    unsigned pins;         /* tp_send calls using the peer outside mu */
+    bool ever_up;          /* a pipe was added at least once */
+    bool down;             /* the last pipe was removed, none added since */
+    bool evicted;          /* unlinked and closing: its pipe events are ours */
+    uint64_t created_ms, down_ms; /* monotonic */
 } tp_peer_t;
 
 struct tp {
@@ -78,6 +85,7 @@ struct tp {
     tp_peer_t **buckets;
     size_t nbuckets, npeers;
     tp_peer_t *peers;
+    tp_peer_t *sweep;       /* next peer the bounded sweep examines */
     tp_stats_t st;
 
     /* Serialises peer creation, which makes nng calls without mu held. */
