@@ -97,4 +97,33 @@ struct tp {
     tp_faults_t faults;
 };
 
+/* ---- shared between tp.c and tp_peer.c -------------------------------- */
+
+#define TP_URL_MAX (TP_ADDR_MAX + 8)
+/* Peers examined for eviction per tp_send: O(1) per call, yet the whole
+ * table is visited every max_peers / TP_SWEEP_STEP sends. */
+#define TP_SWEEP_STEP 4
+#define TP_DIAL_EVICT_MS 60000 /* default dial_evict_ms */
+
+/* tp.c: error translation, the submit window, nng callbacks of a peer. */
+int tp_err_from_nng(int rv, const char *op, const char *addr);
+bool tp_submit_begin_locked(tp_t *t);
+void tp_submit_end(tp_t *t);
+void tp_peer_aio_cb(void *arg);
+void tp_pipe_rem_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg);
+void tp_pipe_add_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg);
+
+/* tp_peer.c: the peer table.  tp_peer_get finds or opens the peer for
+ * addr and pins it (0, SH_EFULL when the table is full even after a full
+ * sweep, SH_ECLOSED while closing, or a translated nng error);
+ * tp_peer_unpin releases the pin;
+ * tp_sweep examines up to `budget` peers, evicts the idle down ones and
+ * returns how many;
+ * tp_peer_close closes an unlinked peer's socket and frees it and its
+ * queue (its aio must be idle). */
+int tp_peer_get(tp_t *t, const char *addr, const char *url, tp_peer_t **out);
+void tp_peer_unpin(tp_peer_t *p);
+size_t tp_sweep(tp_t *t, size_t budget);
+void tp_peer_close(tp_peer_t *p);
+
 #endif
