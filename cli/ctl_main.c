@@ -5,17 +5,24 @@
  *
  * Design notes.  The CLI is a client like any other: it only speaks the
  * public HTTP API, so anything it shows a script could get with curl.
- * Flags may come before or after the command (`shoalctl members -o json`),
- * because people type them in both orders.  Output: a table for people,
+ * Options are parsed in ctl_opts.c (before or after the command, flags
+ * beat the environment).  Output: a table for people,
  * `-o json` prints the API's own document, re-indented, so scripts get
  * exactly what the API promises and nothing the CLI invented.
+ *
+ * One exception to "only HTTP": `invoke` with a peer (--peer or
+ * SHOAL_PEER: a node's CLUSTER address) goes through the native client
+ * (include/shoal/client.h, ctl_native.c) with the cluster's name, secret
+ * and shard count, and prints the same reply and the same kind of error
+ * line.  An explicit --node on the command line beats a SHOAL_PEER from
+ * the environment (flags beat the environment, as for SHOAL_NODE).
  *
  * Exit codes: 0 success; 1 the node was unreachable, answered with an
  * error, or (health) is not ready; 2 a usage error.  Every failure prints
  * exactly one line on stderr, starting with "shoalctl: ".
  */
 #include <errno.h>
-#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,114 +31,15 @@
 
 #include "ctl_actors.h"
 #include "ctl_http.h"
+#include "ctl_journal.h"
+#include "ctl_native.h"
+#include "ctl_opts.h"
 #include "ctl_table.h"
+#include "shoal/client.h"
+#include "shoal/entity.h" /* the bounds of type, id and method */
 #include "sh_assert.h"
 #include "sh_err.h"
 #include "sh_time.h"
-
-#define CTL_EXIT_OK 0
-#define CTL_EXIT_FAIL 1
-#define CTL_EXIT_USAGE 2
-#define CTL_ARGS_MAX 16
-
-typedef struct ctl_opts {
-    const char *node;
-    int json; /* -o json */
-    uint32_t timeout_ms;
-    const char *args[CTL_ARGS_MAX]; /* the command and its arguments */
-    size_t nargs;
-} ctl_opts_t;
-
-static const char usage_text[] =
-    "usage: shoalctl [--node HOST:PORT] [-o table|json] [--timeout MS] COMMAND\n"
-    "\n"
-    "Commands:\n"
-    "  members                        the cluster's members as this node sees them\n"
-    "  health                         the node's liveness (/healthz) and readiness (/readyz)\n"
-    "  shards [N]                     the shard table (or shard N): owner, replicas,\n"
-    "                                 epoch, and active entities on the owner\n"
-    "  locate TYPE/ID                 the shard and owner of an entity, and whether it\n"
-    "                                 is active\n"
-    "  invoke TYPE/ID METHOD [JSON]   call an entity; prints its reply\n"
-    "\n"
-    "Options (before or after the command):\n"
-    "  --node HOST:PORT   the node's HTTP API (env SHOAL_NODE, default 127.0.0.1:8080)\n"
-    "  -o, --output FMT   table (default) or json (the API's document)\n"
-    "  --timeout MS       deadline for each request (default 5000)\n"
-    "  -h, --help         this text\n";
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("shoalctl: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-/* "--name value" or "--name=value"; *i advances past a separate value.
- * Returns the value, NULL if argv[*i] is not this flag, or "" (and a
- * message) if the value is missing. */
-static const char *flag_value(int argc, char **argv, int *i, const char *lng, const char *shrt)
-{
-    const char *a = argv[*i];
-    size_t ll = strlen(lng);
-    if (strncmp(a, lng, ll) == 0 && a[ll] == '=')
-        return a + ll + 1;
-    if (strcmp(a, lng) != 0 && !(shrt && strcmp(a, shrt) == 0))
-        return NULL;
-    if (*i + 1 >= argc) {
-        fail("%s needs a value", a);
-        return "";
-    }
-    return argv[++*i];
-}
-
-/* Returns -1 to continue, else an exit code. */
-static int opts_parse(ctl_opts_t *o, int argc, char **argv)
-{
-    const char *env = getenv("SHOAL_NODE");
-    o->node = env && *env ? env : "127.0.0.1:8080";
-    o->timeout_ms = CTL_HTTP_TIMEOUT_MS_DEFAULT;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(usage_text, stdout);
-            return CTL_EXIT_OK;
-        } else if ((v = flag_value(argc, argv, &i, "--node", NULL))) {
-            if (!*v)
-                return CTL_EXIT_USAGE;
-            o->node = v;
-        } else if ((v = flag_value(argc, argv, &i, "--output", "-o"))) {
-            if (strcmp(v, "json") != 0 && strcmp(v, "table") != 0) {
-                if (*v)
-                    fail("-o: expected table or json, got '%s'", v);
-                return CTL_EXIT_USAGE;
-            }
-            o->json = strcmp(v, "json") == 0;
-        } else if ((v = flag_value(argc, argv, &i, "--timeout", NULL))) {
-            char *end;
-            long ms = strtol(v, &end, 10);
-            if (!*v || *end || ms <= 0 || ms > 3600000) {
-                if (*v)
-                    fail("--timeout: expected milliseconds (1..3600000), got '%s'", v);
-                return CTL_EXIT_USAGE;
-            }
-            o->timeout_ms = (uint32_t)ms;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fail("unknown option '%s' (see shoalctl --help)", argv[i]);
-            return CTL_EXIT_USAGE;
-        } else if (o->nargs < CTL_ARGS_MAX) {
-            o->args[o->nargs++] = argv[i];
-        } else {
-            fail("too many arguments");
-            return CTL_EXIT_USAGE;
-        }
-    }
-    return -1;
-}
 
 /* METHOD path [body]; on success *doc is the parsed JSON body (NULL if
  * the body is not JSON or empty), *status the HTTP status and, if raw is
@@ -146,11 +54,11 @@ static int api_call(const ctl_opts_t *o, const char *method, const char *path,
     int rc = ctl_http_request(o->node, method, path, body, body ? strlen(body) : 0,
                               o->timeout_ms, &res, err, sizeof(err));
     if (rc == SH_ETIMEOUT) {
-        fail("no answer from %s within %u ms (%s)", o->node, o->timeout_ms, err);
+        ctl_fail("no answer from %s within %u ms (%s)", o->node, o->timeout_ms, err);
         return CTL_EXIT_FAIL;
     }
     if (rc < 0) {
-        fail("cannot reach %s: %s", o->node, err);
+        ctl_fail("cannot reach %s: %s", o->node, err);
         return CTL_EXIT_FAIL;
     }
     json_error_t jerr;
@@ -175,9 +83,9 @@ static int api_error(const ctl_opts_t *o, int status, const json_t *doc)
     const char *code = json_string_value(json_object_get(doc, "errorCode"));
     const char *msg = json_string_value(json_object_get(doc, "message"));
     if (code)
-        fail("%s: %s (HTTP %d from %s)", code, msg ? msg : "", status, o->node);
+        ctl_fail("%s: %s (HTTP %d from %s)", code, msg ? msg : "", status, o->node);
     else
-        fail("HTTP %d from %s", status, o->node);
+        ctl_fail("HTTP %d from %s", status, o->node);
     return CTL_EXIT_FAIL;
 }
 
@@ -185,7 +93,7 @@ static int print_json(const json_t *doc)
 {
     char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (!s) {
-        fail("out of memory");
+        ctl_fail("out of memory");
         return CTL_EXIT_FAIL;
     }
     puts(s);
@@ -203,7 +111,7 @@ static int cmd_members(const ctl_opts_t *o)
     if (status != 200) {
         ex = api_error(o, status, doc);
     } else if (!doc) {
-        fail("%s answered with something that is not JSON", o->node);
+        ctl_fail("%s answered with something that is not JSON", o->node);
         ex = CTL_EXIT_FAIL;
     } else if (o->json) {
         ex = print_json(doc);
@@ -213,11 +121,11 @@ static int cmd_members(const ctl_opts_t *o)
         char *text;
         int rc = ctl_members_table(doc, (int64_t)sh_time_wall_ms(), &t, err, sizeof(err));
         if (rc < 0) {
-            fail("unexpected members document from %s: %s", o->node,
+            ctl_fail("unexpected members document from %s: %s", o->node,
                  rc == SH_EMALFORMED ? err : sh_strerror(rc));
             ex = CTL_EXIT_FAIL;
         } else if (ctl_table_render(t, &text) < 0) {
-            fail("out of memory");
+            ctl_fail("out of memory");
             ex = CTL_EXIT_FAIL;
         } else {
             fputs(text, stdout);
@@ -265,7 +173,7 @@ static int cmd_health(const ctl_opts_t *o)
         printf("healthz: %s\nreadyz:  %s\n", hw, rw);
     }
     if (ex == CTL_EXIT_OK && (hs != 200 || rs != 200)) {
-        fail("%s is %s", o->node, hs != 200 ? "not healthy" : "not ready");
+        ctl_fail("%s is %s", o->node, hs != 200 ? "not healthy" : "not ready");
         ex = CTL_EXIT_FAIL;
     }
     json_decref(hdoc);
@@ -284,14 +192,14 @@ static int print_doc(const ctl_opts_t *o, const json_t *doc, const char *what,
     char *text;
     int rc = build(doc, &t, err, sizeof(err));
     if (rc < 0) {
-        fail("unexpected %s document from %s: %s", what, o->node,
+        ctl_fail("unexpected %s document from %s: %s", what, o->node,
              rc == SH_EMALFORMED ? err : sh_strerror(rc));
         return CTL_EXIT_FAIL;
     }
     rc = ctl_table_render(t, &text);
     ctl_table_free(t);
     if (rc < 0) {
-        fail("out of memory");
+        ctl_fail("out of memory");
         return CTL_EXIT_FAIL;
     }
     fputs(text, stdout);
@@ -311,7 +219,7 @@ static int show(const ctl_opts_t *o, const char *path, const char *what,
     if (status != 200) {
         ex = api_error(o, status, doc);
     } else if (!doc) {
-        fail("%s answered with something that is not JSON", o->node);
+        ctl_fail("%s answered with something that is not JSON", o->node);
         ex = CTL_EXIT_FAIL;
     } else {
         ex = print_doc(o, doc, what, build);
@@ -327,7 +235,7 @@ static int cmd_shards(const ctl_opts_t *o)
         char *end;
         long n = strtol(o->args[1], &end, 10);
         if (!*o->args[1] || *end || n < 0 || n > 65535) {
-            fail("shards: N must be a shard number, got '%s'", o->args[1]);
+            ctl_fail("shards: N must be a shard number, got '%s'", o->args[1]);
             return CTL_EXIT_USAGE;
         }
         snprintf(path, sizeof(path), "/v1/cluster/shards/%ld", n);
@@ -341,12 +249,12 @@ static int entity_path(const char *ent, const char *method, char *path, size_t c
 {
     char type[256], id[1024], et[768], ei[3072], em[1536];
     if (ctl_entity_parse(ent, type, sizeof(type), id, sizeof(id)) != 0) {
-        fail("expected TYPE/ID (e.g. cart/42), got '%s'", ent);
+        ctl_fail("expected TYPE/ID (e.g. cart/42), got '%s'", ent);
         return CTL_EXIT_USAGE;
     }
     if (ctl_path_escape(type, et, sizeof(et)) < 0 || ctl_path_escape(id, ei, sizeof(ei)) < 0 ||
         (method && ctl_path_escape(method, em, sizeof(em)) < 0)) {
-        fail("TYPE/ID or METHOD too long");
+        ctl_fail("TYPE/ID or METHOD too long");
         return CTL_EXIT_USAGE;
     }
     if (method)
@@ -363,21 +271,65 @@ static int cmd_locate(const ctl_opts_t *o)
     return ex != CTL_EXIT_OK ? ex : show(o, path, "locate", ctl_locate_table);
 }
 
+/* Print an entity's reply: as it came, or re-indented with -o json when
+ * it is JSON.  Nothing for an empty reply. */
+static int print_reply(const ctl_opts_t *o, const char *raw, size_t len)
+{
+    json_t *doc = o->json && len ? json_loadb(raw, len, JSON_DECODE_ANY, NULL) : NULL;
+    int ex = CTL_EXIT_OK;
+    if (doc)
+        ex = print_json(doc);
+    else if (len)
+        puts(raw);
+    json_decref(doc);
+    return ex;
+}
+
+/* invoke through the native client to o->peer. */
+static int invoke_native(const ctl_opts_t *o, const char *method, const char *body)
+{
+    char type[SHOAL_TYPE_NAME_MAX], id[SHOAL_ENTITY_ID_MAX], err[SHOAL_CLIENT_ERRMSG_MAX];
+    if (ctl_entity_parse(o->args[1], type, sizeof type, id, sizeof id) != 0 ||
+        strlen(method) >= SHOAL_METHOD_MAX) {
+        ctl_fail("expected TYPE/ID (type < %d, id < %d bytes) and METHOD (< %d bytes), got '%s' '%s'",
+             SHOAL_TYPE_NAME_MAX, SHOAL_ENTITY_ID_MAX, SHOAL_METHOD_MAX, o->args[1], method);
+        return CTL_EXIT_USAGE;
+    }
+    char *reply;
+    size_t len;
+    int rc = ctl_native_invoke(&o->nat, type, id, method, body, &reply, &len, err, sizeof err);
+    if (rc != 0) {
+        /* As api_error's line: the code's API name first, then the message. */
+        ctl_fail("%s: %s%s(from peer %s)", shoal_client_err_name(rc), err, err[0] ? " " : "",
+             o->peer);
+        return CTL_EXIT_FAIL;
+    }
+    int ex = print_reply(o, reply, len);
+    free(reply);
+    return ex;
+}
+
 /* Prints the reply as the entity gave it (re-indented with -o json). */
 static int cmd_invoke(const ctl_opts_t *o)
 {
     char path[8192];
     const char *body = o->nargs == 4 ? o->args[3] : NULL;
-    int ex = entity_path(o->args[1], o->args[2], path, sizeof(path));
-    if (ex != CTL_EXIT_OK)
-        return ex;
     json_error_t jerr;
     json_t *check = body ? json_loads(body, JSON_DECODE_ANY, &jerr) : NULL;
     if (body && !check) {
-        fail("invoke: JSON argument is not valid JSON: %s", jerr.text);
+        ctl_fail("invoke: JSON argument is not valid JSON: %s", jerr.text);
         return CTL_EXIT_USAGE;
     }
     json_decref(check);
+    if (o->peer)
+        return invoke_native(o, o->args[2], body);
+    if (o->nat.idem_key) {
+        ctl_fail("--idempotency-key needs --peer: the HTTP API takes no idempotency key");
+        return CTL_EXIT_USAGE;
+    }
+    int ex = entity_path(o->args[1], o->args[2], path, sizeof(path));
+    if (ex != CTL_EXIT_OK)
+        return ex;
     int status = 0;
     json_t *doc;
     char *raw = NULL;
@@ -392,6 +344,38 @@ static int cmd_invoke(const ctl_opts_t *o)
         puts(raw);
     json_decref(doc);
     free(raw);
+    return ex;
+}
+
+/* The journal table (or the document with -o json), and under the table
+ * where the next page starts. */
+static int cmd_journal(const ctl_opts_t *o)
+{
+    char type[256], id[1024], path[8192], more[64];
+    if (ctl_entity_parse(o->args[1], type, sizeof type, id, sizeof id) != 0) {
+        ctl_fail("expected TYPE/ID (e.g. counter/c1), got '%s'", o->args[1]);
+        return CTL_EXIT_USAGE;
+    }
+    if (ctl_journal_path(type, id, o->from, o->limit, path, sizeof path) < 0) {
+        ctl_fail("TYPE/ID too long");
+        return CTL_EXIT_USAGE;
+    }
+    int status = 0;
+    json_t *doc;
+    int ex = api_get(o, path, &status, &doc);
+    if (ex != CTL_EXIT_OK)
+        return ex;
+    if (status != 200) {
+        ex = api_error(o, status, doc);
+    } else if (!doc) {
+        ctl_fail("%s answered with something that is not JSON", o->node);
+        ex = CTL_EXIT_FAIL;
+    } else {
+        ex = print_doc(o, doc, "journal", ctl_journal_table);
+        if (ex == CTL_EXIT_OK && !o->json && ctl_journal_more(doc, more, sizeof more))
+            puts(more);
+    }
+    json_decref(doc);
     return ex;
 }
 
@@ -411,29 +395,34 @@ static int dispatch(const ctl_opts_t *o)
         return cmd_locate(o);
     if (strcmp(cmd, "invoke") == 0 && (n == 3 || n == 4))
         return cmd_invoke(o);
+    if (strcmp(cmd, "journal") == 0 && n == 2)
+        return cmd_journal(o);
     return -1;
 }
 
 int main(int argc, char **argv)
 {
     ctl_opts_t o = {0};
-    int ex = opts_parse(&o, argc, argv);
+    int ex = ctl_opts_parse(&o, argc, argv);
     if (ex >= 0)
         return ex;
     if (o.nargs == 0) {
-        fputs(usage_text, stderr);
+        fputs(ctl_usage_text, stderr);
         return CTL_EXIT_USAGE;
     }
+    if ((ex = ctl_opts_fit(&o)) != CTL_EXIT_OK)
+        return ex;
     ex = dispatch(&o);
     if (ex >= 0)
         return ex;
     const char *cmd = o.args[0];
-    static const char *const known[] = {"members", "health", "shards", "locate", "invoke"};
+    static const char *const known[] = {"members", "health", "shards", "locate", "invoke",
+                                        "journal"};
     for (size_t i = 0; i < SH_ARRAY_LEN(known); i++)
         if (strcmp(cmd, known[i]) == 0) {
-            fail("wrong arguments for %s (see shoalctl --help)", cmd);
+            ctl_fail("wrong arguments for %s (see shoalctl --help)", cmd);
             return CTL_EXIT_USAGE;
         }
-    fail("unknown command '%s' (see shoalctl --help)", cmd);
+    ctl_fail("unknown command '%s' (see shoalctl --help)", cmd);
     return CTL_EXIT_USAGE;
 }

@@ -163,6 +163,18 @@ int ctl_table_render(const ctl_table_t *t, char **out)
     return 0;
 }
 
+bool ctl_cell_cut(char *s, size_t max)
+{
+    SH_ASSERT(max >= 4);
+    if (strlen(s) <= max)
+        return false;
+    size_t keep = max - 3;
+    while (keep > 0 && ((unsigned char)s[keep] & 0xc0) == 0x80) /* inside a sequence */
+        keep--;
+    memcpy(s + keep, "...", 4);
+    return true;
+}
+
 int ctl_dur_format(char *buf, size_t cap, int64_t ms)
 {
     int64_t s = ms > 0 ? ms / 1000 : 0;

@@ -14,6 +14,7 @@
 #ifndef CTL_TABLE_H
 #define CTL_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,9 @@
 
 #define CTL_TABLE_COLS_MAX 16
 #define CTL_TABLE_ROWS_MAX 100000 /* bounded like everything else */
+/* A free-text cell (an entity's event, say) is cut to this many bytes, so
+ * a row still fits a 100-column terminal beside a few short columns. */
+#define CTL_CELL_MAX 60
 
 typedef struct ctl_table ctl_table_t;
 
@@ -48,6 +52,12 @@ int ctl_table_sort(ctl_table_t *t, size_t col);
  * in '\n'.  On 0, *out is a malloc'd NUL-terminated string the caller
  * frees.  -ENOMEM. */
 int ctl_table_render(const ctl_table_t *t, char **out);
+
+/* Cut the NUL-terminated string s in place to at most max (>= 4) bytes:
+ * a longer one keeps its first bytes and ends in "...".  Never splits a
+ * UTF-8 sequence (the cut backs up to the start of one).  Returns true if
+ * s was cut. */
+bool ctl_cell_cut(char *s, size_t max);
 
 /* A duration for people: "0s", "59s", "2m05s", "3h07m", "4d02h".  Negative
  * durations (a clock ahead of ours) print as "0s".  Returns what snprintf

@@ -351,15 +351,19 @@ void shoal_client_free(shoal_client_t *c)
 
 /* ---- calls -------------------------------------------------------------- */
 
+_Static_assert(SHOAL_CLIENT_IDEM_MAX + 1 == CALL_IDEM_MAX,
+               "the public key bound is call_t's array minus the NUL");
+
 /* Check the arguments and build the call to encode.  0 or a code. */
 static int cl_call_fill(call_t *q, const char *type, const char *id, const char *method,
-                        const void *body, size_t len)
+                        const void *body, size_t len, const char *idem)
 {
     size_t tl = type ? strnlen(type, SHOAL_TYPE_NAME_MAX) : 0;
     size_t il = id ? strnlen(id, SHOAL_ENTITY_ID_MAX) : 0;
     size_t ml = method ? strnlen(method, SHOAL_METHOD_MAX) : 0;
+    size_t kl = idem ? strnlen(idem, CALL_IDEM_MAX) : 0;
     if (tl == 0 || tl >= SHOAL_TYPE_NAME_MAX || il == 0 || il >= SHOAL_ENTITY_ID_MAX ||
-        ml == 0 || ml >= SHOAL_METHOD_MAX || (len > 0 && !body))
+        ml == 0 || ml >= SHOAL_METHOD_MAX || kl >= CALL_IDEM_MAX || (len > 0 && !body))
         return SHOAL_EBAD_REQUEST;
     if (len > SHOAL_CLIENT_BODY_MAX || len > CALL_BODY_MAX)
         return SHOAL_ETOO_BIG;
@@ -369,6 +373,8 @@ static int cl_call_fill(call_t *q, const char *type, const char *id, const char 
     memcpy(q->id, id, il + 1);
     if (ml)
         memcpy(q->method, method, ml + 1);
+    if (kl)
+        memcpy(q->idem_key, idem, kl + 1);
     q->body = (uint8_t *)body; /* borrowed: rpc_req_encode only reads it */
     q->len = len;
     return 0;
@@ -376,16 +382,17 @@ static int cl_call_fill(call_t *q, const char *type, const char *id, const char 
 
 /* invoke_async, plus the reason of an immediate failure in errmsg. */
 static int cl_submit(shoal_client_t *c, const char *type, const char *id, const char *method,
-                     const void *body, size_t len, uint32_t timeout_ms,
+                     const void *body, size_t len, const shoal_client_call_opts_t *opts,
                      shoal_client_done_fn done, void *udata, char *errmsg, size_t errcap)
 {
     call_t q;
-    int rc = cl_call_fill(&q, type, id, method, body, len);
+    int rc = cl_call_fill(&q, type, id, method, body, len, opts ? opts->idem_key : NULL);
     if (rc != 0) {
-        cl_msg(errmsg, errcap, rc == SHOAL_ETOO_BIG ? "body too big" : "bad type, id or method");
+        cl_msg(errmsg, errcap, rc == SHOAL_ETOO_BIG ? "body too big"
+                                                    : "bad type, id, method or idempotency key");
         return rc;
     }
-    uint32_t tmo = timeout_ms ? timeout_ms : c->timeout_ms;
+    uint32_t tmo = opts && opts->timeout_ms ? opts->timeout_ms : c->timeout_ms;
     uint64_t now = sh_time_mono_ms();
     pthread_mutex_lock(&c->mu);
     if (c->refused_until > now) {
@@ -416,13 +423,22 @@ static int cl_submit(shoal_client_t *c, const char *type, const char *id, const 
     return rc;
 }
 
+int shoal_client_invoke_async_opts(shoal_client_t *c, const char *type, const char *id,
+                                   const char *method, const void *body, size_t len,
+                                   const shoal_client_call_opts_t *opts,
+                                   shoal_client_done_fn done, void *udata)
+{
+    if (!done)
+        return SHOAL_EBAD_REQUEST;
+    return cl_submit(c, type, id, method, body, len, opts, done, udata, NULL, 0);
+}
+
 int shoal_client_invoke_async(shoal_client_t *c, const char *type, const char *id,
                               const char *method, const void *body, size_t len,
                               uint32_t timeout_ms, shoal_client_done_fn done, void *udata)
 {
-    if (!done)
-        return SHOAL_EBAD_REQUEST;
-    return cl_submit(c, type, id, method, body, len, timeout_ms, done, udata, NULL, 0);
+    shoal_client_call_opts_t o = {.timeout_ms = timeout_ms};
+    return shoal_client_invoke_async_opts(c, type, id, method, body, len, &o, done, udata);
 }
 
 /* A synchronous call's frame on the caller's stack.  The completing
@@ -460,6 +476,16 @@ int shoal_client_invoke(shoal_client_t *c, const char *type, const char *id,
                         uint32_t timeout_ms, uint8_t **reply, size_t *rlen,
                         char *errmsg, size_t errcap)
 {
+    shoal_client_call_opts_t o = {.timeout_ms = timeout_ms};
+    return shoal_client_invoke_opts(c, type, id, method, body, len, &o, reply, rlen, errmsg,
+                                    errcap);
+}
+
+int shoal_client_invoke_opts(shoal_client_t *c, const char *type, const char *id,
+                             const char *method, const void *body, size_t len,
+                             const shoal_client_call_opts_t *opts, uint8_t **reply,
+                             size_t *rlen, char *errmsg, size_t errcap)
+{
     if (reply)
         *reply = NULL;
     if (rlen)
@@ -467,8 +493,7 @@ int shoal_client_invoke(shoal_client_t *c, const char *type, const char *id,
     cl_wait_t w;
     if (sem_init(&w.done, 0, 0) != 0)
         return -errno;
-    int rc = cl_submit(c, type, id, method, body, len, timeout_ms, cl_wait_done, &w, errmsg,
-                       errcap);
+    int rc = cl_submit(c, type, id, method, body, len, opts, cl_wait_done, &w, errmsg, errcap);
     if (rc == 0) {
         while (sem_wait(&w.done) != 0) /* EINTR only */
             ;

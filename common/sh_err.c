@@ -78,3 +78,5 @@ _Static_assert((int)SHOAL_EINTERNAL == (int)SH_EINTERNAL, "public code drift");
 _Static_assert((int)SHOAL_ETOO_BIG == (int)SH_ETOO_BIG, "public code drift");
 _Static_assert((int)SHOAL_EEXISTS == (int)SH_EEXISTS, "public code drift");
 _Static_assert((int)SHOAL_ECORRUPT == (int)SH_ECORRUPT, "public code drift");
+_Static_assert((int)SHOAL_ENOSPACE == (int)SH_ENOSPACE, "public code drift");
+_Static_assert((int)SHOAL_ESEQ == (int)SH_ESEQ, "public code drift");

@@ -32,7 +32,9 @@
     X(CLOSED, 14, "unavailable", 503, true, "closed or shutting down")             \
     X(FULL, 15, "busy", 429, true, "queue or table full")                          \
     X(EXISTS, 16, "conflict", 409, false, "already exists")                       \
-    X(CORRUPT, 17, "internal", 500, false, "entity state corrupt")
+    X(CORRUPT, 17, "internal", 500, false, "entity state corrupt")                \
+    X(NOSPACE, 18, "unavailable", 503, true, "journal full: disk or map limit")     \
+    X(SEQ, 19, "unavailable", 503, true, "journal sequence conflict")
 
 enum sh_err {
 #define SH_ERR_ENUM_(name, num, code, http, retry, text) SH_E##name = -(9000 + (num)),

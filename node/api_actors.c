@@ -43,6 +43,7 @@
 
 #define API_TIMEOUT_MAX_MS 60000
 #define API_TIMEOUT_HEADER "Shoal-Timeout-Ms"
+#define API_IDEM_HEADER "Idempotency-Key"
 
 /* ---- request checks ---------------------------------------------------- */
 
@@ -94,7 +95,7 @@ static int api_deadline(api_req_t *r, uint32_t dflt_ms, uint64_t *deadline)
 }
 
 /* Refuse what the node knows it cannot run.  0, or the error (replied). */
-static int api_actor_check(api_req_t *r, node_t *n, bool need_json)
+int api_actor_check(api_req_t *r, node_t *n, bool need_json)
 {
     const char *type = r->params[0];
     if (strlen(type) >= SHOAL_TYPE_NAME_MAX || strlen(r->params[1]) >= SHOAL_ENTITY_ID_MAX) {
@@ -121,12 +122,18 @@ static int api_actor_check(api_req_t *r, node_t *n, bool need_json)
 
 /* Make the call for this request and route it; the request is answered
  * when the call completes (api_actors_done).  Always returns 0. */
-static int api_call_start(api_req_t *r, node_t *n, enum call_kind kind, const char *method,
-                          const uint8_t *body, size_t len)
+int api_call_start(api_req_t *r, node_t *n, enum call_kind kind, const char *method,
+                   const uint8_t *body, size_t len)
 {
     uint64_t deadline;
     if (api_deadline(r, n->cfg.call_timeout_ms, &deadline) != 0)
         return 0;
+    const char *ik = nng_http_req_get_header((nng_http_req *)r->http_, API_IDEM_HEADER);
+    if (ik && (!*ik || strlen(ik) >= CALL_IDEM_MAX)) {
+        api_reply_error(r, SH_EBAD_REQUEST, 0, "%s must be 1..%d bytes", API_IDEM_HEADER,
+                        CALL_IDEM_MAX - 1);
+        return 0;
+    }
     call_t *c;
     int rc = call_new(&c, kind, r->params[0], r->params[1], method, body, len, deadline,
                       n->cfg.shards);
@@ -134,6 +141,8 @@ static int api_call_start(api_req_t *r, node_t *n, enum call_kind kind, const ch
         api_reply_error(r, rc, 0, "cannot make the call: %s", sh_strerror(rc));
         return 0;
     }
+    if (ik && kind == CALL_ASK)
+        snprintf(c->idem_key, sizeof c->idem_key, "%s", ik);
     c->on_done = node_call_http_done;
     c->done_arg = r;
     n->ctr.http_calls++;
@@ -231,7 +240,8 @@ void api_actors_done(node_t *n, call_t *c)
     } else if (c->status != 0) {
         api_reply_error(r, c->status, 0, "%s",
                         c->errmsg[0] ? c->errmsg : sh_strerror(c->status));
-    } else if (c->kind == CALL_TIMER_SET || c->kind == CALL_TIMER_DEL) {
+    } else if (c->kind == CALL_TIMER_SET || c->kind == CALL_TIMER_DEL ||
+               c->kind == CALL_REM_SET || c->kind == CALL_REM_DEL) {
         api_reply_data(r, 204, "application/json", NULL, 0);
     } else {
         api_reply_data(r, 200, "application/json", c->reply, c->reply_len);

@@ -116,6 +116,12 @@ static void metrics_collect_node(node_t *n, metrics_snapshot_t *s)
     s->owner_changes = n->ctr.owner_changes;
     s->calls_unavailable = n->ctr.unavailable;
     s->router_busy = n->ctr.busy_rejections;
+    if (n->jw)
+        jw_stats(n->jw, &s->jw);
+    if (n->jrnl)
+        jrnl_stats(n->jrnl, &s->jrnl);
+    s->reminders_scheduled = node_rem_pending(n);
+    s->reminders_sent = node_rem_fired(n);
 }
 
 /* GET /metrics: Prometheus text. */

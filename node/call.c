@@ -60,6 +60,7 @@ int call_new(call_t **out, enum call_kind kind, const char *type, const char *id
     c->deadline_ms = deadline_ms;
     c->hops = 0;
     c->flags = 0;
+    c->idem_key[0] = '\0'; /* none: rpc_req_encode sends a key only when set */
     c->status = 0;
     c->reply = NULL;
     c->reply_len = 0;

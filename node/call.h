@@ -31,15 +31,29 @@ enum call_kind {
      * it with reply {"active":true|false} from wrk_entity_active, so it
      * never reaches a worker and activates nothing.  method "locate". */
     CALL_LOCATE = 6,
+    /* Durable reminders (Dapr's reminder API): method = reminder name.
+     * SET body: JSON {"dueTime","period","ttl","data"}; GET replies JSON. */
+    CALL_REM_SET = 7,
+    CALL_REM_DEL = 8,
+    CALL_REM_GET = 9,
+    /* GET .../state/{key}: method = key; reply the field of the current
+     * state (a turn-free read on the entity's worker). */
+    CALL_STATE_GET = 10,
+    /* GET /v1/actors/{type}/{id}/journal: answered by the owner's node
+     * loop from its journal like CALL_LOCATE; body JSON {"from","limit"}. */
+    CALL_JOURNAL = 11,
 };
+#define CALL_KIND_MAX CALL_JOURNAL
 
 #define CALL_HOPS_MAX 3          /* forwards before `unavailable` */
 #define CALL_BODY_MAX (1u << 20) /* request and reply bodies */
 #define CALL_MSG_MAX 256         /* error message */
 #define CALL_DEFAULT_TIMEOUT_MS 5000
+#define CALL_IDEM_MAX 129        /* idempotency key, incl. NUL */
 
 /* call->flags */
-#define CALL_F_TIMER 0x01 /* fired by an entity timer: not activity (no keep-alive) */
+#define CALL_F_TIMER 0x01    /* fired by an entity timer: not activity (no keep-alive) */
+#define CALL_F_REMINDER 0x02 /* fired by a durable reminder (activates; is activity) */
 
 typedef struct call call_t;
 typedef void (*call_done_fn)(call_t *c);
@@ -55,6 +69,7 @@ struct call {
     uint64_t deadline_ms; /* monotonic, always set */
     uint8_t hops;         /* times forwarded between nodes */
     uint8_t flags;        /* CALL_F_*; 0 from call_new */
+    char idem_key[CALL_IDEM_MAX]; /* idempotency key, "" when none */
     /* outcome, set by call_complete */
     int status; /* 0 or a negative SH_E* code */
     uint8_t *reply; /* malloc'd, owned by the call */

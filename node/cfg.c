@@ -274,6 +274,19 @@ CFG_U32_SETTER(set_workers, workers, 1, CFG_WORKERS_MAX)
 CFG_U32_SETTER(set_mailbox, mailbox, 1, 1000000)
 CFG_U32_SETTER(set_max_active, max_active, 1, 100000000)
 CFG_U32_SETTER(set_ratelimit_limit, ratelimit_limit, 1, 1000000000)
+CFG_DUR_SETTER(set_idem_ttl, idem_ttl_ms, 1, 2592000000u)
+CFG_DUR_SETTER(set_cart_ttl, cart_ttl_ms, 1, 2592000000u)
+CFG_U32_SETTER(set_snapshot_every, snapshot_every, 0, 1000000000)
+CFG_U32_SETTER(set_retain_events, retain_events, 0, 1000000000)
+CFG_U32_SETTER(set_journal_max_mb, journal_max_mb, 0, 16777216)
+
+static int set_sync(cfg_t *c, const char *v, char *err, size_t cap)
+{
+    if (strcmp(v, "full") != 0 && strcmp(v, "none") != 0)
+        return cfg_fail(err, cap, "must be full or none");
+    c->sync_full = strcmp(v, "full") == 0;
+    return 0;
+}
 
 /* One path, or (SHOAL_PLUGIN) a comma-separated list; appended. */
 static int set_plugin(cfg_t *c, const char *v, char *err, size_t cap)
@@ -330,6 +343,18 @@ static const cfg_opt_t cfg_opts[] = {
      set_ratelimit_limit},
     {"ratelimit-window", "1h", "DUR", "ratelimiter type: window length",
      set_ratelimit_window},
+    {"sync", "full", "full|none", "journal: fsync each group commit (none: the OS decides; "
+     "a power loss may lose acknowledged writes)", set_sync},
+    {"snapshot-every", "1000", "N", "journal: snapshot an entity every N events "
+     "(and on passivation); 0: only on passivation", set_snapshot_every},
+    {"retain-events", "1000", "N", "journal: events kept below an entity's latest snapshot",
+     set_retain_events},
+    {"idempotency-ttl", "10m", "DUR", "how long a call's Idempotency-Key and reply are kept",
+     set_idem_ttl},
+    {"journal-max-mb", "0", "N", "journal size ceiling in MiB (0: grow until the disk is "
+     "full); beyond it writes answer `unavailable`", set_journal_max_mb},
+    {"cart-ttl", "2h", "DUR", "cart type: delete a cart after this long without calls",
+     set_cart_ttl},
 };
 
 /* ---- parsing --------------------------------------------------------- */

@@ -56,6 +56,13 @@ typedef struct cfg {
     uint32_t call_timeout_ms;     /* default deadline of a call */
     uint32_t ratelimit_limit;     /* ratelimiter built-in: requests per window */
     uint32_t ratelimit_window_ms; /* ratelimiter built-in: window */
+    /* Persistence. */
+    bool sync_full;               /* --sync full|none */
+    uint32_t snapshot_every;      /* events between snapshots (0: passivation only) */
+    uint32_t retain_events;       /* events kept below a snapshot */
+    uint32_t idem_ttl_ms;         /* --idempotency-ttl */
+    uint32_t journal_max_mb;      /* map ceiling, 0 = none */
+    uint32_t cart_ttl_ms;         /* cart type: delete after this long without calls */
     char plugins[CFG_PLUGINS_MAX][CFG_PATH_MAX]; /* entity type plugins (.so) */
     size_t nplugins;
     /* Set while parsing: advertise was given explicitly (else = bind). */

@@ -170,9 +170,12 @@ static void lru_touch(struct wrk *w, ent_t *e)
     e->flags |= ENT_F_LINKED;
 }
 
+/* Idle: no turn, no mail, and no output waiting for the journal (an
+ * entity with pends must stay: its pends point at it, and a reactivation
+ * would read a journal that lacks them). */
 static bool ent_idle(const ent_t *e)
 {
-    return !e->turn && mbox_len(&e->mbox) == 0 && !(e->flags & ENT_F_READY);
+    return !e->turn && mbox_len(&e->mbox) == 0 && !(e->flags & ENT_F_READY) && !e->pq_head;
 }
 
 /* ---- ready queue */
@@ -269,6 +272,7 @@ call_t *ent_mbox_pop(struct wrk *w, ent_t *e)
 static void ent_remove(struct wrk *w, ent_t *e, bool destroy)
 {
     SH_ASSERT(!e->turn && mbox_len(&e->mbox) == 0 && !(e->flags & ENT_F_READY));
+    ent_jrnl_detach(e);
     ent_timers_drop(w, e);
     if (destroy && e->type->destroy)
         e->type->destroy(e->state, e->type->udata);
@@ -283,6 +287,7 @@ static void ent_remove(struct wrk *w, ent_t *e, bool destroy)
 
 static void ent_passivate(struct wrk *w, ent_t *e)
 {
+    ent_jrnl_passivate(w, e);
     ent_remove(w, e, true);
     WRK_INC(w, passivations);
 }
@@ -324,6 +329,10 @@ static int ent_activate(struct wrk *w, call_t *c, uint32_t h, ent_t **out)
             return rc < 0 && rc != SH_ENOT_FOUND ? rc : SH_EINTERNAL;
         }
     }
+    /* A journal that cannot be replayed leaves the entity active but
+     * refusing calls (ENT_F_REFUSE) until it passivates: running on wrong
+     * state would be worse than not running. */
+    ent_jrnl_recover(w, e);
     ent_table_insert(w, e);
     atomic_fetch_add_explicit(&w->shard_active[e->shard / w->cfg.nworkers], 1,
                               memory_order_relaxed);
@@ -407,30 +416,69 @@ void ent_deliver(struct wrk *w, call_t *c)
         call_complete(c, 0, NULL, 0, NULL);
 }
 
-/* The handler reported corrupt state: drop the state and timers; if mail
- * is waiting, reactivate at once (create again), else forget the entity
- * so the next call activates it afresh. */
-static void ent_corrupt(struct wrk *w, ent_t *e)
+/* Throw e's state away and build it again: create, then replay the
+ * journal (persistent types).  Mail waiting is served by the new state;
+ * if the state cannot be created the mail fails and e is freed. */
+static void ent_reload(struct wrk *w, ent_t *e)
 {
-    SH_LOGW("entity_corrupt", "type=%s id=%s", e->type->name, e->id);
-    if (mbox_len(&e->mbox) == 0) {
-        ent_remove(w, e, true);
-        return;
-    }
     ent_timers_drop(w, e);
     if (e->type->destroy)
         e->type->destroy(e->state, e->type->udata);
     e->state = NULL;
+    e->flags &= (uint16_t)~ENT_F_BROKEN;
     int rc = e->type->create ? e->type->create(&e->state, e->id, e->type->udata) : 0;
     if (rc == 0) {
         WRK_INC(w, activations);
-        ent_ready_push(w, e);
+        ent_jrnl_recover(w, e);
+        if (mbox_len(&e->mbox) > 0)
+            ent_ready_push(w, e);
+        else if (!(e->flags & ENT_F_REFUSE))
+            lru_touch(w, e);
         return;
     }
     call_t *c;
     while ((c = ent_mbox_pop(w, e)))
         call_complete(c, rc < 0 ? rc : SH_EINTERNAL, NULL, 0, "reactivation failed");
     ent_remove(w, e, false);
+}
+
+/* The handler reported corrupt state: drop the state and timers and
+ * reload it (create, replay the journal) - at once if nothing of e is
+ * waiting for the journal, else once its pends drain (ENT_F_BROKEN).
+ * With no mail waiting e is simply forgotten: the next call activates it
+ * afresh. */
+static void ent_corrupt(struct wrk *w, ent_t *e)
+{
+    SH_LOGW("entity_corrupt", "type=%s id=%s", e->type->name, e->id);
+    if (e->pq_head) {
+        e->flags |= ENT_F_BROKEN;
+        return;
+    }
+    if (mbox_len(&e->mbox) == 0) {
+        ent_remove(w, e, true);
+        return;
+    }
+    ent_reload(w, e);
+}
+
+void ent_pends_drained(struct wrk *w, ent_t *e)
+{
+    if (e->turn)
+        return; /* the open turn's end decides */
+    if (e->flags & ENT_F_BROKEN) {
+        ent_reload(w, e);
+        return;
+    }
+    if (mbox_len(&e->mbox) > 0) {
+        ent_ready_push(w, e);
+        return;
+    }
+    if (!(e->flags & ENT_F_LINKED)) {
+        ent_passivate(w, e);
+        return;
+    }
+    if (w->cfg.max_active && w->active > w->cfg.max_active)
+        ent_make_room(w, w->cfg.max_active + 1);
 }
 
 void ent_after_turn(struct wrk *w, ent_t *e, bool activity, bool corrupt)
@@ -441,10 +489,17 @@ void ent_after_turn(struct wrk *w, ent_t *e, bool activity, bool corrupt)
     }
     if (activity)
         lru_touch(w, e);
+    if (e->flags & ENT_F_BROKEN) {
+        if (!e->pq_head)
+            ent_reload(w, e);
+        return; /* else reloaded when its pends drain */
+    }
     if (mbox_len(&e->mbox) > 0) {
         ent_ready_push(w, e);
         return;
     }
+    if (e->pq_head)
+        return; /* idle once its output is released (ent_pends_drained) */
     if (!(e->flags & ENT_F_LINKED)) {
         /* The idle sweep found it expired while a timer turn ran. */
         ent_passivate(w, e);

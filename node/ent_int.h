@@ -25,6 +25,7 @@
 
 #include "call.h"
 #include "mbox.h"
+#include "jw.h"
 #include "sh_mpsc.h"
 #include "wrk.h"
 
@@ -58,6 +59,7 @@ typedef struct wrk_port {
     bool closed;          /* set by the worker as it shuts down */
     uv_async_t *async;    /* the worker's wake-up; never used once closed */
     call_t *rhead, *rtail; /* ask replies completed on other threads */
+    struct ent_pend *jhead, *jtail; /* journal commits completed by the writer */
     bool release_pending; /* some bit of wrk.release_bits is set */
     atomic_int refs;
 } wrk_port_t;
@@ -67,6 +69,8 @@ typedef struct wrk_port {
 enum ent_flag {
     ENT_F_READY = 1 << 0,  /* in the worker's ready queue */
     ENT_F_LINKED = 1 << 1, /* in the LRU list */
+    ENT_F_BROKEN = 1 << 2, /* a commit failed: no turns until its pends drain, then reload */
+    ENT_F_REFUSE = 1 << 3, /* its journal is corrupt: every call answers `internal` */
 };
 
 typedef struct ent {
@@ -81,6 +85,9 @@ typedef struct ent {
     uint32_t shard;
     uint32_t hash;                /* low bits index the table; kept for resizes */
     uint64_t last_ms;             /* last activity (uv_now), not timer fires */
+    uint64_t seq;                 /* last journal seq assigned (persistent types) */
+    struct ent_pend *pq_head, *pq_tail; /* output held until durable, in turn order */
+    uint32_t since_snap;          /* events since the last snapshot */
     uint16_t flags;               /* enum ent_flag */
     uint16_t idlen;
     char id[];                    /* NUL-terminated, allocated with the entity */
@@ -114,6 +121,9 @@ struct shoal_turn {
     size_t reply_len;
     call_t *tells_head, *tells_tail; /* held until the events commit */
     uint32_t ntells;
+    struct jw_rem_op *rems;       /* reminder changes, committed with the events */
+    struct jw_rem_op *rem_fire;   /* a reminder fire's own update: kept even if the turn fails */
+    bool purge;                   /* shoal_turn_purge: delete the entity's journal */
     /* requested by the current callback, acted on after it returns */
     enum turn_wait req;
     call_t *ask_out;
@@ -146,6 +156,29 @@ typedef struct ent_timer {
     size_t spec_len;
 } ent_timer_t;
 
+/* ---- output held until durable (ent_jrnl.c).  One per turn that must
+ * wait for the journal: either `submitted` (its jw_req carries the turn's
+ * events / idempotency record / reminder changes) or a barrier (a turn
+ * without effects of its own whose reply may show state that is not yet
+ * durable: it is released right after the commits queued before it). */
+typedef struct ent_pend {
+    struct ent_pend *qnext;   /* the entity's queue */
+    struct ent_pend *dnext;   /* the port's completed list */
+    ent_t *e;                 /* NULL once the entity was dropped */
+    struct wrk *w;
+    call_t *call;             /* NULL: nobody waits (snapshot, reminder update) */
+    uint8_t *reply;
+    size_t reply_len;
+    call_t *tells;            /* sent on success, in order */
+    call_t *dups;             /* idempotent retries waiting for this commit */
+    uint8_t *ev, *snap, *idem_reply; /* owned buffers req points into */
+    bool submitted;
+    int err;                  /* a held error reply (ent_jrnl_hold_error), else 0 */
+    char errmsg[CALL_MSG_MAX];
+    jw_req_t req;             /* req.arg = this pend */
+    char names[];             /* "type\0id\0idem\0" for req.ent / req.idem_key */
+} ent_pend_t;
+
 /* ---- counters: written by the worker only (single writer), so a relaxed
  * load + store is enough and cheaper than an atomic add. */
 typedef struct wrk_counters {
@@ -154,6 +187,9 @@ typedef struct wrk_counters {
     _Atomic uint64_t busy_rejections, local_fast_path;
     _Atomic uint64_t timer_fires, timer_skipped, late_replies;
     _Atomic uint64_t lat[WRK_LAT_BUCKETS], lat_sum_us;
+    _Atomic uint64_t recoveries, recovery_us_sum, recovery_events, recovery_failed;
+    _Atomic uint64_t commits_held, commits_failed, idem_hits, snapshots;
+    _Atomic uint64_t reminders_fired;
     _Atomic uint64_t depth[WRK_DEPTH_BUCKETS], depth_max;
 } wrk_counters_t;
 
@@ -243,6 +279,37 @@ void ent_turn_scratch_fini(struct shoal_turn *t);
 void ent_events_commit(struct shoal_turn *t);
 /* on_done of every ask an entity sends (any thread). */
 void ent_ask_done(call_t *c);
+
+/* ent.c: e's last pend was released: reload it if BROKEN, passivate it if
+ * the idle sweep gave up on it meanwhile, or let it take mail. */
+void ent_pends_drained(struct wrk *w, ent_t *e);
+
+/* ent_jrnl.c */
+/* Replay e's journal into its fresh state (persistent types with a
+ * journal; otherwise nothing).  0, or a code with ENT_F_REFUSE set. */
+int ent_jrnl_recover(struct wrk *w, ent_t *e);
+/* The turn succeeded and its events are applied: hold its output (reply,
+ * tells) until durable, submitting what it must write.  True if held:
+ * the call, reply and tells moved out of t.  False: release them now. */
+bool ent_jrnl_hold(struct shoal_turn *t);
+/* The turn failed with status: hold the error reply behind e's pending
+ * commits, and submit a reminder fire's update.  True if t->call moved. */
+bool ent_jrnl_hold_error(struct shoal_turn *t, int status, const char *msg);
+/* A pend came back from the writer (worker thread). */
+void ent_jrnl_done(struct wrk *w, ent_pend_t *p);
+/* e is being freed: its pends complete without it. */
+void ent_jrnl_detach(ent_t *e);
+/* c carries an idempotency key: true if it was answered (stored reply) or
+ * attached to the same key's pending commit; false: run it. */
+bool ent_jrnl_idem_check(struct wrk *w, ent_t *e, call_t *c);
+/* e is being passivated: write a snapshot if events came since the last. */
+void ent_jrnl_passivate(struct wrk *w, ent_t *e);
+void ent_rem_ops_free(jw_rem_op_t *o);
+
+/* ent_rem.c: calls that are not a plain handler call - state reads,
+ * reminder set/delete/get, and reminder fires (which then run the
+ * handler).  Runs inside the open turn t; returns like a handler. */
+int ent_turn_special(struct shoal_turn *t, void *state, call_t *c);
 
 /* ent_timer.c */
 int ent_tq_push(struct wrk *w, ent_tq_item_t *it);

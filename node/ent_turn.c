@@ -74,6 +74,8 @@ static void turn_unref(struct shoal_turn *t)
     free(t->ev);
     free(t->reply);
     turn_free_tells(t);
+    ent_rem_ops_free(t->rems);
+    ent_rem_ops_free(t->rem_fire);
     call_free(t->ask_out);
     wrk_port_unref(t->port);
     free(t);
@@ -102,6 +104,7 @@ static struct shoal_turn *turn_promote(struct shoal_turn *s)
     s->ev_n = 0;
     s->reply = NULL;
     s->tells_head = s->tells_tail = NULL;
+    s->rems = s->rem_fire = NULL;
     s->ask_out = NULL;
     s->e = NULL;
     s->call = NULL;
@@ -118,6 +121,9 @@ static void turn_discard_effects(struct shoal_turn *t)
     t->reply = NULL;
     t->reply_len = 0;
     turn_free_tells(t);
+    ent_rem_ops_free(t->rems);
+    t->rems = NULL;
+    t->purge = false;
 }
 
 /* Forget an ask or defer the current callback requested but did not wait
@@ -169,6 +175,9 @@ static void turn_end(struct shoal_turn *t, int status, const char *msg, enum tur
     struct wrk *w = t->w;
     ent_t *e = t->e;
     call_t *c = t->call;
+    ent_rem_ops_free(t->rems); /* not taken by the journal: no journal */
+    ent_rem_ops_free(t->rem_fire);
+    t->rems = t->rem_fire = NULL;
     if (t->tq.idx != ENT_TQ_NONE)
         ent_tq_remove(w, &t->tq);
     t->wait = TURN_WAIT_NONE;
@@ -185,7 +194,10 @@ static void turn_end(struct shoal_turn *t, int status, const char *msg, enum tur
     t->call = NULL;
     t->e = NULL;
     e->turn = NULL;
-    call_complete_owned(c, status, reply, rl, status ? msg : NULL);
+    if (c) /* NULL: the output is held until durable (ent_jrnl.c) */
+        call_complete_owned(c, status, reply, rl, status ? msg : NULL);
+    else
+        free(reply);
     if (t->heap)
         turn_unref(t);
     if (after)
@@ -196,6 +208,14 @@ static void turn_fail_now(struct shoal_turn *t, int status, const char *msg, enu
 {
     turn_drop_request(t);
     turn_discard_effects(t);
+    if (!msg)
+        msg = t->errmsg[0] ? t->errmsg : sh_strerror(status);
+    /* An error reply may reveal state that is not durable yet (a cart
+     * full of items whose adds are still committing): it waits behind
+     * the entity's pending commits, as a reply would. */
+    ent_jrnl_hold_error(t, status, msg);
+    ent_rem_ops_free(t->rem_fire);
+    t->rem_fire = NULL;
     turn_end(t, status, msg, o, true);
 }
 
@@ -229,6 +249,8 @@ void ent_events_commit(struct shoal_turn *t)
             return;
         }
     }
+    /* The events stay in t->ev for the journal; the state has them. */
+    ent_jrnl_hold(t);
     t->ev_len = 0;
     t->ev_n = 0;
     turn_end(t, 0, NULL, OUT_OK, true);
@@ -252,6 +274,8 @@ static void turn_begin(struct shoal_turn *t, struct wrk *w, ent_t *e, call_t *c,
     t->reply_len = 0;
     t->tells_head = t->tells_tail = NULL;
     t->ntells = 0;
+    t->rems = t->rem_fire = NULL;
+    t->purge = false;
     t->req = t->wait = TURN_WAIT_NONE;
     t->ask_out = NULL;
     t->ask_seq = 0;
@@ -267,23 +291,37 @@ static void turn_begin(struct shoal_turn *t, struct wrk *w, ent_t *e, call_t *c,
 
 void ent_turn_run(struct wrk *w, ent_t *e)
 {
+    if (e->flags & ENT_F_BROKEN)
+        return; /* no turns on state ahead of the journal; reloads when its pends drain */
     call_t *c = ent_mbox_pop(w, e);
     if (!c)
         return;
+    bool activity = !(c->flags & CALL_F_TIMER);
     /* Both clocks are CLOCK_MONOTONIC: one read serves the deadline check,
      * the turn's "now" and the latency histogram. */
     uint64_t ns = uv_hrtime();
     if (ns / 1000000u >= c->deadline_ms) {
         WRK_INC(w, turns_timeout);
-        bool activity = !(c->flags & CALL_F_TIMER);
         call_complete(c, SH_ETIMEOUT, NULL, 0, "deadline expired before the turn started");
+        ent_after_turn(w, e, activity, false);
+        return;
+    }
+    if (e->flags & ENT_F_REFUSE) {
+        call_complete(c, SH_EINTERNAL, NULL, 0,
+                      "the entity's journal cannot be replayed (see the node's log)");
+        ent_after_turn(w, e, activity, false);
+        return;
+    }
+    if (ent_jrnl_idem_check(w, e, c)) {
         ent_after_turn(w, e, activity, false);
         return;
     }
     struct shoal_turn *t = &w->scratch;
     turn_begin(t, w, e, c, ns);
     e->turn = t;
-    int rc = e->type->handle(t, e->state, c->method, c->body, c->len);
+    int rc = (c->kind == CALL_ASK || c->kind == CALL_TELL) && !(c->flags & CALL_F_REMINDER)
+                 ? e->type->handle(t, e->state, c->method, c->body, c->len)
+                 : ent_turn_special(t, e->state, c);
     turn_finish(t, rc);
 }
 
@@ -424,168 +462,3 @@ void ent_turn_reply_in(struct wrk *w, call_t *c)
     turn_unref(t);
 }
 
-/* ---- the turn API (include/shoal/entity.h) */
-
-const char *shoal_turn_type(const shoal_turn_t *t) { return t->type->name; }
-const char *shoal_turn_id(const shoal_turn_t *t) { return t->id; }
-uint64_t shoal_turn_now_ms(const shoal_turn_t *t) { return t->now_ms; }
-
-uint64_t shoal_turn_wall_ms(const shoal_turn_t *t)
-{
-    uint64_t wall = sh_time_wall_ms();
-    if (t->direct)
-        return wall;
-    uint64_t mono = sh_time_mono_ms();
-    return wall - (mono > t->now_ms ? mono - t->now_ms : 0);
-}
-
-int shoal_turn_emit(shoal_turn_t *t, const void *event, size_t len)
-{
-    if (len && !event)
-        return SHOAL_EBAD_REQUEST;
-    uint32_t n = (uint32_t)len;
-    if (len > CALL_BODY_MAX || t->ev_len + sizeof n + len > ENT_EVENTS_BYTES_MAX)
-        return SHOAL_ETOO_BIG;
-    size_t need = t->ev_len + sizeof n + len;
-    if (need > t->ev_cap) {
-        size_t cap = t->ev_cap ? t->ev_cap * 2 : 256;
-        while (cap < need)
-            cap *= 2;
-        uint8_t *nb = realloc(t->ev, cap);
-        if (!nb)
-            return -ENOMEM;
-        t->ev = nb;
-        t->ev_cap = cap;
-    }
-    memcpy(t->ev + t->ev_len, &n, sizeof n);
-    if (len)
-        memcpy(t->ev + t->ev_len + sizeof n, event, len);
-    t->ev_len = need;
-    t->ev_n++;
-    return 0;
-}
-
-int shoal_turn_reply(shoal_turn_t *t, const void *body, size_t len)
-{
-    if (len && !body)
-        return SHOAL_EBAD_REQUEST;
-    if (len > CALL_BODY_MAX)
-        return SHOAL_ETOO_BIG;
-    uint8_t *copy = NULL;
-    if (len) {
-        copy = malloc(len);
-        if (!copy)
-            return -ENOMEM;
-        memcpy(copy, body, len);
-    }
-    free(t->reply);
-    t->reply = copy;
-    t->reply_len = len;
-    return 0;
-}
-
-int shoal_turn_fail(shoal_turn_t *t, int code, const char *message)
-{
-    if (message)
-        snprintf(t->errmsg, sizeof t->errmsg, "%s", message);
-    return code;
-}
-
-int shoal_turn_ask(shoal_turn_t *t, const char *type, const char *id, const char *method,
-                   const void *body, size_t len, uint32_t timeout_ms, shoal_cont_fn cont,
-                   void *arg)
-{
-    if (t->direct || !cont)
-        return SHOAL_EBAD_REQUEST;
-    if (t->req != TURN_WAIT_NONE)
-        return SHOAL_EBUSY;
-    uint64_t deadline = t->call->deadline_ms;
-    if (timeout_ms && t->now_ms + timeout_ms < deadline)
-        deadline = t->now_ms + timeout_ms;
-    call_t *c;
-    int rc = call_new(&c, CALL_ASK, type, id, method, body, len, deadline, t->w->cfg.shards);
-    if (rc != 0)
-        return rc;
-    t->ask_out = c;
-    t->req = TURN_WAIT_ASK;
-    t->cont = cont;
-    t->cont_arg = arg;
-    return 0;
-}
-
-int shoal_turn_defer(shoal_turn_t *t, uint32_t ms, shoal_cont_fn cont, void *arg)
-{
-    if (t->direct || !cont)
-        return SHOAL_EBAD_REQUEST;
-    if (t->req != TURN_WAIT_NONE)
-        return SHOAL_EBUSY;
-    t->req = TURN_WAIT_DEFER;
-    t->defer_ms = ms;
-    t->cont = cont;
-    t->cont_arg = arg;
-    return 0;
-}
-
-int shoal_turn_tell(shoal_turn_t *t, const char *type, const char *id, const char *method,
-                    const void *body, size_t len)
-{
-    if (t->direct)
-        return SHOAL_EBAD_REQUEST;
-    if (t->ntells >= ENT_TELLS_MAX)
-        return SHOAL_ETOO_BIG;
-    call_t *c;
-    int rc = call_new(&c, CALL_TELL, type, id, method, body, len,
-                      t->now_ms + CALL_DEFAULT_TIMEOUT_MS, t->w->cfg.shards);
-    if (rc != 0)
-        return rc;
-    if (t->tells_tail)
-        t->tells_tail->next = c;
-    else
-        t->tells_head = c;
-    t->tells_tail = c;
-    t->ntells++;
-    return 0;
-}
-
-/* ---- ent.h */
-
-int ent_invoke_direct(const shoal_entity_type_t *type, void *state, const char *id,
-                      const char *method, const void *body, size_t len, uint64_t now_ms,
-                      ent_direct_result_t *res)
-{
-    memset(res, 0, sizeof *res);
-    struct shoal_turn t;
-    memset(&t, 0, sizeof t);
-    t.direct = true;
-    t.type = type;
-    t.id = id;
-    t.direct_state = state;
-    t.now_ms = now_ms;
-    t.tq.idx = ENT_TQ_NONE;
-    int rc = type->handle(&t, state, method, (const uint8_t *)body, len);
-    if (rc == SHOAL_TURN_PENDING || rc > 0) {
-        snprintf(t.errmsg, sizeof t.errmsg, "handler returned %d without a pending ask", rc);
-        rc = SH_EINTERNAL;
-    }
-    if (rc == 0 && t.ev_n && !type->apply)
-        rc = SH_EINTERNAL;
-    size_t off = 0;
-    for (uint32_t i = 0; rc == 0 && i < t.ev_n; i++) {
-        uint32_t n;
-        memcpy(&n, t.ev + off, sizeof n);
-        off += sizeof n;
-        rc = type->apply(state, t.ev + off, n, type->udata);
-        off += n;
-    }
-    res->status = rc;
-    res->events = rc == 0 ? t.ev_n : 0;
-    if (rc == 0) {
-        res->reply = t.reply;
-        res->reply_len = t.reply_len;
-    } else {
-        free(t.reply);
-    }
-    snprintf(res->errmsg, sizeof res->errmsg, "%s", t.errmsg);
-    free(t.ev);
-    return rc;
-}

@@ -203,6 +203,52 @@ static void mx_render_routing(mx_buf_t *b, const metrics_snapshot_t *s)
                "Shards whose owner changed in this node's view.", s->owner_changes);
 }
 
+static void mx_render_journal(mx_buf_t *b, const metrics_snapshot_t *s)
+{
+    const jw_stats_t *j = &s->jw;
+    const wrk_stats_t *w = &s->wrk;
+    mx_counter(b, "shoal_journal_appends_total", "Journal requests committed or failed.",
+               j->requests);
+    mx_counter(b, "shoal_journal_events_total", "Events appended to the journal.", j->events);
+    mx_counter(b, "shoal_journal_batches_total", "Group commits (one transaction each).",
+               j->batches);
+    mx_counter(b, "shoal_journal_failed_total", "Journal requests that failed.", j->failed);
+    double bb[JW_HIST_BUCKETS], lb[JW_HIST_BUCKETS];
+    for (size_t i = 0; i < JW_HIST_BUCKETS; i++) {
+        bb[i] = i + 1 < JW_HIST_BUCKETS ? (double)jw_batch_bounds[i] : 0;
+        lb[i] = i + 1 < JW_HIST_BUCKETS ? jw_lat_bounds_us[i] / 1e6 : 0;
+    }
+    mx_histogram(b, "shoal_journal_batch_size", "Requests per group commit.", j->batch_hist, bb,
+                 JW_HIST_BUCKETS, 0, false);
+    mx_histogram(b, "shoal_journal_commit_seconds", "Write transaction commit time (no sync).",
+                 j->commit_hist, lb, JW_HIST_BUCKETS, j->commit_us_sum / 1e6, true);
+    mx_histogram(b, "shoal_journal_sync_seconds", "Journal fsync time per group commit.",
+                 j->sync_hist, lb, JW_HIST_BUCKETS, j->sync_us_sum / 1e6, true);
+    mx_gauge(b, "shoal_journal_queued", "Journal requests waiting for the writer.", j->queued);
+    mx_gauge(b, "shoal_journal_map_size_bytes", "LMDB map size.", s->jrnl.map_size);
+    mx_gauge(b, "shoal_journal_map_used_bytes", "LMDB pages in use.", s->jrnl.map_used);
+    mx_gauge(b, "shoal_journal_entries_events", "Events stored.", s->jrnl.events);
+    mx_gauge(b, "shoal_journal_entries_snapshots", "Snapshots stored.", s->jrnl.snapshots);
+    mx_counter(b, "shoal_snapshots_total", "Snapshots written by this node.", w->snapshots);
+    mx_counter(b, "shoal_recoveries_total", "Entity recoveries from the journal.",
+               w->recoveries);
+    mx_counter(b, "shoal_recovery_failures_total", "Recoveries that found a corrupt journal.",
+               w->recovery_failed);
+    mx_counter(b, "shoal_recovery_events_total", "Events replayed by recoveries.",
+               w->recovery_events);
+    mx_counter(b, "shoal_recovery_seconds_total", "Time spent recovering entities (seconds).",
+               w->recovery_us_sum / 1000000);
+    mx_counter(b, "shoal_output_held_total", "Turns whose output waited for the journal.",
+               w->commits_held);
+    mx_counter(b, "shoal_idempotent_replays_total",
+               "Calls answered from an idempotency record or a pending commit.", w->idem_hits);
+    mx_gauge(b, "shoal_reminders_scheduled", "Durable reminders scheduled on this node.",
+             s->reminders_scheduled);
+    mx_counter(b, "shoal_reminders_due_total", "Reminder fires sent.", s->reminders_sent);
+    mx_counter(b, "shoal_reminders_fired_total", "Reminder fires that ran the handler.",
+               w->reminders_fired);
+}
+
 int metrics_render(const metrics_snapshot_t *s, char **out, size_t *len)
 {
     mx_buf_t b = {.p = malloc(4096), .len = 0, .cap = 4096, .failed = 0};
@@ -215,6 +261,7 @@ int metrics_render(const metrics_snapshot_t *s, char **out, size_t *len)
     mx_render_frames(&b, s);
     mx_render_entities(&b, s);
     mx_render_routing(&b, s);
+    mx_render_journal(&b, s);
     if (b.failed) {
         free(b.p);
         return SH_ENOMEM;

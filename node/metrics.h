@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jrnl.h"
+#include "jw.h"
 #include "rpc.h"
 #include "swim.h"
 #include "swim_io.h"
@@ -38,6 +40,10 @@ typedef struct metrics_snapshot {
     uint64_t owner_changes;    /* shards whose owner changed, all updates */
     uint64_t calls_unavailable; /* answered unavailable by the router */
     uint64_t router_busy;      /* a worker's input queue was full */
+    /* Persistence (all zero without a journal). */
+    jw_stats_t jw;
+    jrnl_stats_t jrnl;
+    uint64_t reminders_scheduled, reminders_sent;
 } metrics_snapshot_t;
 
 /* Upper bounds of wrk_stats_t's buckets (the last is +Inf), as rendered. */

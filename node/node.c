@@ -51,6 +51,12 @@ static const api_route_t node_routes[] = {
     {"POST", "/v1.0/actors/{type}/{id}/timers/{name}", api_actors_timer, 0},
     {"GET", "/v1.0/actors/{type}/{id}/timers/{name}", api_actors_timer, 0},
     {"DELETE", "/v1.0/actors/{type}/{id}/timers/{name}", api_actors_timer, 0},
+    {"PUT", "/v1.0/actors/{type}/{id}/reminders/{name}", api_actors_reminder, 0},
+    {"POST", "/v1.0/actors/{type}/{id}/reminders/{name}", api_actors_reminder, 0},
+    {"GET", "/v1.0/actors/{type}/{id}/reminders/{name}", api_actors_reminder, 0},
+    {"DELETE", "/v1.0/actors/{type}/{id}/reminders/{name}", api_actors_reminder, 0},
+    {"GET", "/v1.0/actors/{type}/{id}/state/{key}", api_actors_state, 0},
+    {"GET", "/v1/actors/{type}/{id}/journal", api_actors_journal, 0},
     {"POST", "/v1/debug/fault", api_debug_fault, API_ROUTE_DEBUG},
 };
 

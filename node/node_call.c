@@ -169,6 +169,10 @@ static void node_call_local(node_t *n, call_t *c)
         call_complete(c, 0, rep, strlen(rep), NULL);
         return;
     }
+    if (c->kind == CALL_JOURNAL) { /* read from this node's journal, here */
+        node_journal_answer(n, c);
+        return;
+    }
     int rc = wrk_submit(w, c);
     if (rc == 0) {
         n->ctr.routed_local++;
@@ -206,7 +210,9 @@ static void node_call_forward(node_t *n, call_t *c, const char *owner)
     node_rpc_arm(n);
 }
 
-void node_call_route(node_t *n, call_t *c)
+/* Route c, forwarded here by node `from` (NULL: it entered at this node);
+ * route_decide's replica rule needs the forwarder. */
+static void node_call_route_from(node_t *n, call_t *c, const char *from)
 {
     if (n->calls_stopping) {
         call_complete(c, SH_ECLOSED, NULL, 0, "node is shutting down");
@@ -214,7 +220,7 @@ void node_call_route(node_t *n, call_t *c)
     }
     node_route_refresh(n);
     const char *owner;
-    switch (route_decide(n->route, c->shard, c->hops, &owner)) {
+    switch (route_decide(n->route, c->shard, c->hops, from, &owner)) {
     case ROUTE_LOCAL:
         node_call_local(n, c);
         break;
@@ -226,6 +232,11 @@ void node_call_route(node_t *n, call_t *c)
                                             : "no member is eligible");
         break;
     }
+}
+
+void node_call_route(node_t *n, call_t *c)
+{
+    node_call_route_from(n, c, NULL);
 }
 
 /* ---- membership ------------------------------------------------------------ */
@@ -282,6 +293,8 @@ void node_route_refresh(node_t *n)
     k = n->nworkers ? route_acquired(n->route, &sh) : 0;
     for (size_t i = 0; i < k; i++) /* lets entities' calls take the fast path */
         wrk_shard_acquire(n->workers[sh[i] % n->nworkers], sh[i]);
+    if (k)
+        node_rem_acquired(n, sh, k); /* their durable reminders fire here now */
     if (chg.owners_changed)
         SH_LOGI("shard_owner_changed",
                 "owners_changed=%u acquired=%u released=%u slots_moved=%u eligible=%u",
@@ -323,9 +336,9 @@ static int node_rpc_send(void *udata, uint8_t kind, const char *to, uint64_t cor
     return swim_io_send(n->io, kind, to, corr, deadline_wall_ms, p, len);
 }
 
-static void node_rpc_deliver(void *udata, call_t *c)
+static void node_rpc_deliver(void *udata, call_t *c, const char *from)
 {
-    node_call_route(udata, c);
+    node_call_route_from(udata, c, from);
 }
 
 /* ---- start and stop -------------------------------------------------------- */
@@ -334,7 +347,8 @@ static int node_reg_start(node_t *n)
 {
     const cfg_t *c = &n->cfg;
     struct reg_builtin_cfg bc = {.ratelimit_limit = c->ratelimit_limit,
-                                 .ratelimit_window_ms = c->ratelimit_window_ms};
+                                 .ratelimit_window_ms = c->ratelimit_window_ms,
+                                 .cart_ttl_ms = c->cart_ttl_ms};
     int rc = reg_new(&n->reg);
     if (rc == 0 && (rc = reg_add_builtins(n->reg, &bc)) != 0)
         SH_LOGE("node_start_failed", "what=builtin_types err=\"%s\"", sh_strerror(rc));
@@ -363,6 +377,7 @@ static int node_workers_start(node_t *n)
                            .mailbox_max = c->mailbox, .idle_timeout_ms = c->idle_timeout_ms,
                            .max_active = share, .reg = n->reg, .route = node_wrk_route,
                            .router = n};
+        node_jrnl_wrk_config(n, &wc);
         int rc = wrk_new(&n->workers[i], &wc);
         if (rc != 0) {
             SH_LOGE("node_start_failed", "what=worker index=%u err=\"%s\"", i, sh_strerror(rc));
@@ -409,6 +424,10 @@ int node_calls_start(node_t *n)
     if (err == 0 && (err = node_rpc_start(n)) != 0)
         SH_LOGE("node_start_failed", "what=rpc err=\"%s\"", sh_strerror(err));
     if (err == 0)
+        err = node_jrnl_start(n);
+    if (err == 0)
+        err = node_rem_start(n);
+    if (err == 0)
         err = node_workers_start(n);
     if (err != 0)
         return err;
@@ -447,6 +466,8 @@ void node_calls_stop(node_t *n)
     if (n->rpc)
         rpc_fail_all(n->rpc, SH_ECLOSED, "node is shutting down");
     node_calls_drain(n);
+    node_rem_stop(n);
+    node_jrnl_stop(n); /* before the workers: see node_jrnl.c */
     for (uint32_t i = 0; i < n->nworkers; i++)
         wrk_free(n->workers[i]);
     n->nworkers = 0;
@@ -472,9 +493,12 @@ void node_calls_stop(node_t *n)
 
 void node_calls_free(node_t *n)
 {
+    node_jrnl_stop(n);
     for (uint32_t i = 0; i < n->nworkers; i++)
         wrk_free(n->workers[i]);
     n->nworkers = 0;
+    node_rem_free(n);
+    node_jrnl_free(n);
     free(n->workers);
     n->workers = NULL;
     rpc_free(n->rpc);
@@ -503,6 +527,18 @@ void node_wrk_stats(node_t *n, wrk_stats_t *sum)
         sum->turns_corrupt += s.turns_corrupt;
         sum->busy_rejections += s.busy_rejections;
         sum->local_fast_path += s.local_fast_path;
+        sum->timer_fires += s.timer_fires;
+        sum->timer_skipped += s.timer_skipped;
+        sum->late_replies += s.late_replies;
+        sum->recoveries += s.recoveries;
+        sum->recovery_us_sum += s.recovery_us_sum;
+        sum->recovery_events += s.recovery_events;
+        sum->recovery_failed += s.recovery_failed;
+        sum->commits_held += s.commits_held;
+        sum->commits_failed += s.commits_failed;
+        sum->idem_hits += s.idem_hits;
+        sum->snapshots += s.snapshots;
+        sum->reminders_fired += s.reminders_fired;
         for (int b = 0; b < WRK_LAT_BUCKETS; b++)
             sum->lat_buckets[b] += s.lat_buckets[b];
         sum->lat_sum_us += s.lat_sum_us;

@@ -75,6 +75,11 @@ struct node {
     node_callq_t routeq;    /* under q_mu: calls entities made, to route */
     node_callq_t doneq;     /* under q_mu: completed calls this node made */
     node_call_ctr_t ctr;
+
+    /* Persistence (node_jrnl.c) and durable reminders (node_rem.c). */
+    struct jrnl *jrnl;
+    struct jw *jw;
+    struct node_rem *rem;
 };
 
 /* Create `dir` (mkdir -p), take an exclusive flock on <dir>/LOCK and read
@@ -87,6 +92,38 @@ struct node {
  * operator.  Blocking: start-up only. */
 int node_meta_open(const char *dir, const char *id, uint32_t *incarnation, int *lock_fd,
                    char *err, size_t errcap);
+
+/* ---- journal (node_jrnl.c) ---------------------------------------------- */
+
+/* Open <data>/journal and start the writer.  0 or a code (logged).  Loop
+ * thread, before the workers start. */
+int node_jrnl_start(node_t *n);
+/* The journal's part of a worker's configuration. */
+void node_jrnl_wrk_config(node_t *n, wrk_config_t *wc);
+/* Commit and complete what is queued, stop the writer (before the workers
+ * stop).  Idempotent. */
+void node_jrnl_stop(node_t *n);
+/* After the workers are gone: stop (if needed) and close. */
+void node_jrnl_free(node_t *n);
+
+/* ---- durable reminders (node_rem.c) --------------------------------------- */
+
+/* Start the reminder scheduler (loop thread, after node_jrnl_start).  0 or
+ * a code. */
+int node_rem_start(node_t *n);
+/* The shards this node just acquired (after a route update): load their
+ * reminders.  Loop thread. */
+void node_rem_acquired(node_t *n, const uint32_t *shards, size_t count);
+/* wrk_rem_fn: a reminder's next due time (0: deleted); any thread. */
+void node_rem_changed(void *node, uint32_t shard, const char *type, const char *id,
+                      const char *name, uint64_t due_wall_ms);
+/* Stop firing; close handles (loop thread, shutdown).  Idempotent. */
+void node_rem_stop(node_t *n);
+/* After the loop ended: free. */
+void node_rem_free(node_t *n);
+/* Reminders scheduled here, and fires sent (loop thread; metrics). */
+uint64_t node_rem_pending(node_t *n);
+uint64_t node_rem_fired(node_t *n);
 
 /* ---- entity runtime (node_call.c) ---------------------------------------- */
 
@@ -125,6 +162,21 @@ int type_debug_register(reg_t *reg);
 
 int api_actors_invoke(api_req_t *r);
 int api_actors_timer(api_req_t *r);
+/* Refuse what the node knows it cannot run (names, unknown type, body not
+ * JSON).  0, or the error (replied). */
+int api_actor_check(api_req_t *r, node_t *n, bool need_json);
+/* Make the call for this request (deadline, Idempotency-Key) and route
+ * it; answered in api_actors_done.  Always 0. */
+int api_call_start(api_req_t *r, node_t *n, enum call_kind kind, const char *method,
+                   const uint8_t *body, size_t len);
+
+/* ---- HTTP persistence API (api_persist.c) ---------------------------------- */
+
+int api_actors_reminder(api_req_t *r);
+int api_actors_state(api_req_t *r);
+int api_actors_journal(api_req_t *r);
+/* The owner's node loop answers a CALL_JOURNAL from its journal. */
+void node_journal_answer(node_t *n, call_t *c);
 int api_cluster_shards(api_req_t *r);
 int api_cluster_shard(api_req_t *r);
 int api_cluster_locate(api_req_t *r);

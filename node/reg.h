@@ -16,6 +16,7 @@ typedef struct shoal_registry reg_t;
 struct reg_builtin_cfg {
     unsigned ratelimit_limit;      /* default 100 */
     unsigned ratelimit_window_ms;  /* default 3600000 */
+    uint64_t cart_ttl_ms;          /* default 2 h */
 };
 
 /* 0 or -ENOMEM. */

@@ -15,7 +15,7 @@ int reg_add_builtins(reg_t *r, const struct reg_builtin_cfg *cfg)
     unsigned window = cfg ? cfg->ratelimit_window_ms : 0;
     const shoal_entity_type_t *types[] = {
         type_counter(),
-        type_cart(),
+        type_cart(cfg ? cfg->cart_ttl_ms : 0),
         type_ratelimiter(limit, window),
         type_log(),
     };

@@ -5,8 +5,10 @@
  * adds what a node needs on top of it: which shards are *mine* (a byte per
  * shard, compared after each update to find the shards acquired and
  * released - released ones have their entities dropped by the node), and
- * the hop rule.  Keeping it free of libuv and nng means the rule is unit
- * tested with hand-made views, including two nodes whose views disagree.
+ * the routing rule: owner, the replica exception for two views that name
+ * each other, the hop limit.  Keeping it free of libuv and nng means the
+ * rule is unit tested with hand-made views, including two nodes whose
+ * views disagree, and tests/sim/sim_placement.c runs this very code.
  *
  * The view comes in whole on each update rather than as single member
  * events: the table is a pure function of the view, and recomputing it
@@ -15,7 +17,7 @@
  *
  * What it does not do: handoff (buffering calls while a shard moves is
  * the handoff issue's hoff_), or any notion of replicas beyond reporting
- * them.
+ * them and the replica exception of route_decide.
  */
 #include "route.h"
 
@@ -118,8 +120,27 @@ size_t route_acquired(const route_t *r, const uint32_t **shards)
     return r->nacquired;
 }
 
+/* Does this node's view give it a replica slot of `shard`? */
+static bool route_is_replica(const route_t *r, uint32_t shard)
+{
+    stab_shard_view_t v;
+    if (stab_shard_get(r->stab, shard, &v) != 0)
+        return false;
+    for (uint32_t k = 0; k < v.n_replicas; k++)
+        if (strcmp(v.replicas[k], r->self) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * The rule and why it is safe: route.h.  The replica exception is checked
+ * before the hop limit: a call the owner handed back at its last hop is
+ * still served rather than refused.  strcmp(from, owner) is the whole
+ * "handed over by the owner" test: `from` is the frame's authenticated
+ * source id, and a native client's id is never a member id.
+ */
 enum route_action route_decide(const route_t *r, uint32_t shard, uint8_t hops,
-                               const char **owner)
+                               const char *from, const char **owner)
 {
     *owner = NULL;
     if (shard >= r->shards)
@@ -127,7 +148,11 @@ enum route_action route_decide(const route_t *r, uint32_t shard, uint8_t hops,
     if (r->mine[shard])
         return ROUTE_LOCAL;
     const char *o = stab_owner(r->stab, shard);
-    if (!o || hops >= CALL_HOPS_MAX)
+    if (!o)
+        return ROUTE_UNAVAILABLE;
+    if (from && strcmp(from, o) == 0 && route_is_replica(r, shard))
+        return ROUTE_LOCAL;
+    if (hops >= CALL_HOPS_MAX)
         return ROUTE_UNAVAILABLE;
     *owner = o;
     return ROUTE_FORWARD;

@@ -5,14 +5,34 @@
  * Pure (no I/O, no clock): the node loop feeds it views and asks it
  * questions; tests/unit/route_test.c drives it with hand-made views.
  *
- * Routing rule (DESIGN.md "Placement", issue "Sharding"): the owner of a
- * call's shard in this node's view runs it.  A node that is not the owner
- * forwards to the owner it sees; the receiver, whose view may differ,
- * applies the same rule, so a call may be forwarded again.  Each forward
- * counts one hop; a call that would need a forward beyond CALL_HOPS_MAX
- * (views disagree for longer than a few round trips), or whose shard has
+ * Routing rule (docs/ARCHITECTURE.md "Routing").  The owner of a call's
+ * shard in this node's view runs it.  A node that is not the owner
+ * forwards to the owner it sees - unless the call was forwarded to it BY
+ * that very owner and this node's view gives it a replica slot of the
+ * shard: then it runs the call itself.  Each forward counts one hop; a
+ * call that would need a forward beyond CALL_HOPS_MAX, or whose shard has
  * no owner at all, is answered `unavailable` - retryable, since views
  * converge by gossip.
+ *
+ * Why the exception.  When the owner moves A -> B and A already holds the
+ * new table (owner B) while B still holds the old one (owner A), each
+ * names the other: without it a call bounced A -> B -> A -> B until its
+ * hops ran out, for as long as the views differed (tests/sim/
+ * sim_placement.c measured < 99 % served at such instants).  With it the
+ * call ends at whichever of the two got it from the other, at most 2 hops
+ * from any entry point.  Why it is safe: only a member of the shard's
+ * replica set (in the server's own view) serves, and only when the node
+ * it names as owner handed it the call, i.e. that owner has already
+ * disowned the shard; a node whose owner is a third member, or that holds
+ * no replica, forwards as before.  The exception only turns a forward
+ * into a local run, so it adds no hop and no loop, and while views agree
+ * it never applies (an owner does not forward its own shard).
+ *
+ * What it does not give: single activation.  During the window both A
+ * and B may run calls for the shard (as two views that both claim it
+ * already could), and the one that is not the owner once views agree
+ * keeps what it activated until passivation; fencing by epoch is the
+ * handoff issue's.
  *
  * Thread: a route_t belongs to the node loop.
  */
@@ -26,7 +46,7 @@
 #include "stab.h"
 
 enum route_action {
-    ROUTE_LOCAL = 1,       /* this node owns the shard: submit to its worker */
+    ROUTE_LOCAL = 1,       /* run here (owner, or replica handed the call by the owner) */
     ROUTE_FORWARD = 2,     /* send to `owner` */
     ROUTE_UNAVAILABLE = 3, /* no owner, or out of hops */
 };
@@ -67,10 +87,16 @@ size_t route_released(const route_t *r, const uint32_t **shards);
  * owner), increasing; valid until the next update. */
 size_t route_acquired(const route_t *r, const uint32_t **shards);
 
-/* Where a call for `shard`, already forwarded `hops` times, goes.  For
- * ROUTE_FORWARD *owner is the owner's id (valid until the next update). */
+/* Where a call for `shard`, already forwarded `hops` times, goes.  `from`
+ * is the id of the node that forwarded it here (the RPC request frame's
+ * source), NULL for a call that entered at this node (HTTP, an entity);
+ * borrowed for the call only.  ROUTE_LOCAL if this node owns the shard,
+ * or if `from` is the owner in this view and this node holds a replica
+ * slot; ROUTE_FORWARD with *owner the owner's id (valid until the next
+ * update) if hops < CALL_HOPS_MAX; else ROUTE_UNAVAILABLE (*owner NULL).
+ * A `from` that is no member (a native client) changes nothing. */
 enum route_action route_decide(const route_t *r, uint32_t shard, uint8_t hops,
-                               const char **owner);
+                               const char *from, const char **owner);
 
 /* True if this node owns `shard` in its view. */
 bool route_owns(const route_t *r, uint32_t shard);

@@ -27,8 +27,10 @@
  * rpc_origin_t hung on done_arg until rpc_reply sends the outcome back.
  *
  * What it does not do: no retries (a caller sees `unavailable` or
- * `timeout` and may retry; idempotency keys come with persistence), no
- * flow control beyond the transport's per-peer queue bound.
+ * `timeout` and may retry), no flow control beyond the transport's
+ * per-peer queue bound.  A call's idempotency key only travels here (the
+ * payload's "idem" field, copied into the call on arrival and encoded
+ * again when forwarded); honouring it is the owner's business.
  */
 #include "rpc.h"
 
@@ -327,10 +329,11 @@ static void rpc_on_request(rpc_t *r, const wire_hdr_t *h, const uint8_t *p, size
     o->corr = h->corr_id;
     snprintf(o->addr, sizeof o->addr, "%s", h->src_addr);
     c->hops = q.hops;
+    memcpy(c->idem_key, q.idem_key, sizeof c->idem_key); /* both CALL_IDEM_MAX, terminated */
     c->corr = h->corr_id;
     c->on_done = r->cfg.origin_done;
     c->done_arg = o;
-    r->cfg.deliver(r->cfg.udata, c);
+    r->cfg.deliver(r->cfg.udata, c, h->src_id);
 }
 
 void rpc_on_frame(rpc_t *r, const wire_hdr_t *h, const uint8_t *payload, size_t len,

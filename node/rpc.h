@@ -18,7 +18,8 @@
  * Payloads (msgpack, one fixmap with full-name keys in a fixed order,
  * decoded strictly by hand: see rpc_codec.c):
  *   request  {"type": str, "id": str, "method": str, "body": bin,
- *             "kind": uint, "hops": uint}
+ *             "kind": uint, "hops": uint[, "idem": str]}
+ *            ("idem", the call's idempotency key, only when it has one)
  *   reply    {"status": int, "errmsg": str, "reply": bin}
  *
  * Thread: an rpc_t belongs to the node loop; nothing here is thread-safe.
@@ -50,6 +51,7 @@ typedef struct rpc_req {
     char method[SHOAL_METHOD_MAX];   /* 0..127 bytes */
     const uint8_t *body;             /* NULL when len == 0 */
     size_t len;                      /* 0..CALL_BODY_MAX */
+    char idem_key[CALL_IDEM_MAX];    /* "" (none) or 1..128 bytes, no NUL */
 } rpc_req_t;
 
 /* A decoded reply; reply borrowed like rpc_req_t.body. */
@@ -61,12 +63,13 @@ typedef struct rpc_rep {
 } rpc_rep_t;
 
 /* Highest call kind a request may carry. */
-#define RPC_CALL_KIND_MAX CALL_LOCATE
+#define RPC_CALL_KIND_MAX CALL_KIND_MAX
 
-/* Encode call c as a request that has been forwarded `hops` times.  On 0,
- * *out is malloc'd (*len bytes) and owned by the caller.  SH_EBAD_REQUEST
- * for names out of bounds, SH_ETOO_BIG for a body over CALL_BODY_MAX,
- * -ENOMEM. */
+/* Encode call c as a request that has been forwarded `hops` times; its
+ * idempotency key travels with it when not "".  On 0, *out is malloc'd
+ * (*len bytes) and owned by the caller.  SH_EBAD_REQUEST for names or a
+ * key out of bounds (not NUL-terminated in their arrays), SH_ETOO_BIG for
+ * a body over CALL_BODY_MAX, -ENOMEM. */
 int rpc_req_encode(const call_t *c, uint8_t hops, uint8_t **out, size_t *len);
 /* 0, or SH_EMALFORMED for anything but exactly the documented layout
  * (wrong type, key, order or count, a string with a NUL or over its bound,
@@ -86,8 +89,10 @@ int rpc_rep_decode(const uint8_t *p, size_t len, rpc_rep_t *out);
  * a negative code (SH_EFULL: the peer's queue is full). */
 typedef int (*rpc_send_fn)(void *udata, uint8_t kind, const char *to, uint64_t corr,
                            uint64_t deadline_wall_ms, const uint8_t *payload, size_t len);
-/* A request arrived and became call c (ownership passes): route it. */
-typedef void (*rpc_deliver_fn)(void *udata, call_t *c);
+/* A request arrived and became call c (ownership passes): route it.
+ * `from` is the request frame's src_id, the node that forwarded it (or a
+ * native client's id), borrowed for the duration of the callback. */
+typedef void (*rpc_deliver_fn)(void *udata, call_t *c, const char *from);
 
 typedef struct rpc_config {
     uint32_t shards;         /* S, for call_new */

@@ -6,7 +6,15 @@
  *
  *   request  0x86  "type" str  "id" str  "method" str  "body" bin
  *                  "kind" uint "hops" uint
+ *            0x87  the same six, then "idem" str (the idempotency key,
+ *                  1..CALL_IDEM_MAX-1 bytes)
  *   reply    0x83  "status" int  "errmsg" str  "reply" bin
+ *
+ * The idempotency key is optional: a call without one is written as the
+ * six-field map, byte for byte what nodes wrote before the key existed,
+ * and a call with one as the seven-field map.  An empty key is not
+ * written (0x87 with an empty "idem" is malformed), so each call still
+ * has exactly one encoding.
  *
  * As in transport/wire.c, the fixed order lets the decoder be a small
  * hand-written reader instead of msgpack-c's generic unpacker: every
@@ -30,6 +38,7 @@
 #include "sh_err.h"
 
 #define RPC_MAP_REQ 0x86
+#define RPC_MAP_REQ_IDEM 0x87 /* RPC_MAP_REQ plus "idem" */
 #define RPC_MAP_REP 0x83
 #define RPC_STATUS_MIN (-9099)
 
@@ -240,20 +249,21 @@ int rpc_req_encode(const call_t *c, uint8_t hops, uint8_t **out, size_t *len)
 {
     size_t tl = strnlen(c->type, sizeof c->type), il = strnlen(c->id, sizeof c->id);
     size_t ml = strnlen(c->method, sizeof c->method);
+    size_t kl = strnlen(c->idem_key, sizeof c->idem_key);
     *out = NULL;
     *len = 0;
     if (tl == 0 || tl >= sizeof c->type || il == 0 || il >= sizeof c->id ||
-        ml >= sizeof c->method || (c->len && !c->body))
+        ml >= sizeof c->method || kl >= sizeof c->idem_key || (c->len && !c->body))
         return SH_EBAD_REQUEST;
     if (c->len > CALL_BODY_MAX)
         return SH_ETOO_BIG;
     size_t need = 1 + str_size(4) + str_size(tl) + str_size(2) + str_size(il) + str_size(6) +
                   str_size(ml) + str_size(4) + len_hdr_size(c->len, false) + c->len +
-                  str_size(4) + 2 + str_size(4) + 2;
+                  str_size(4) + 2 + str_size(4) + 2 + (kl ? str_size(4) + str_size(kl) : 0);
     rpc_wr_t w = {.p = malloc(need), .off = 0};
     if (!w.p)
         return -ENOMEM;
-    w.p[w.off++] = RPC_MAP_REQ;
+    w.p[w.off++] = kl ? RPC_MAP_REQ_IDEM : RPC_MAP_REQ;
     wr_str(&w, "type");
     wr_str(&w, c->type);
     wr_str(&w, "id");
@@ -266,6 +276,10 @@ int rpc_req_encode(const call_t *c, uint8_t hops, uint8_t **out, size_t *len)
     wr_small(&w, (uint8_t)c->kind);
     wr_str(&w, "hops");
     wr_small(&w, hops);
+    if (kl) {
+        wr_str(&w, "idem");
+        wr_str(&w, c->idem_key);
+    }
     *out = w.p;
     *len = w.off;
     return 0;
@@ -277,13 +291,15 @@ int rpc_req_decode(const uint8_t *p, size_t len, rpc_req_t *out)
     uint64_t kind, hops;
     int rc;
     memset(out, 0, sizeof *out);
-    if ((rc = rd_map(&r, RPC_MAP_REQ)) != 0 ||
+    bool idem = r.len > 0 && p[0] == RPC_MAP_REQ_IDEM;
+    if ((rc = rd_map(&r, idem ? RPC_MAP_REQ_IDEM : RPC_MAP_REQ)) != 0 ||
         (rc = rd_str(&r, "type", out->type, sizeof out->type, 1)) != 0 ||
         (rc = rd_str(&r, "id", out->id, sizeof out->id, 1)) != 0 ||
         (rc = rd_str(&r, "method", out->method, sizeof out->method, 0)) != 0 ||
         (rc = rd_bin(&r, "body", &out->body, &out->len)) != 0 ||
         (rc = rd_uint(&r, "kind", RPC_CALL_KIND_MAX, &kind)) != 0 ||
-        (rc = rd_uint(&r, "hops", UINT8_MAX, &hops)) != 0)
+        (rc = rd_uint(&r, "hops", UINT8_MAX, &hops)) != 0 ||
+        (idem && (rc = rd_str(&r, "idem", out->idem_key, sizeof out->idem_key, 1)) != 0))
         return rc;
     if (kind < CALL_ASK || rd_left(&r) != 0)
         return SH_EMALFORMED;

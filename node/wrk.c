@@ -133,6 +133,20 @@ static void wrk_take_replies(struct wrk *w)
     w->lr_tail = t;
 }
 
+/* Journal commits completed by the writer: release their output. */
+static void wrk_take_commits(struct wrk *w)
+{
+    wrk_port_t *p = w->port;
+    pthread_mutex_lock(&p->mu);
+    ent_pend_t *h = p->jhead;
+    p->jhead = p->jtail = NULL;
+    pthread_mutex_unlock(&p->mu);
+    for (ent_pend_t *nx; h; h = nx) {
+        nx = h->dnext;
+        ent_jrnl_done(w, h);
+    }
+}
+
 /* Shard releases, one at a time with the lock dropped in between: the
  * release completes calls, whose on_done may submit to this worker. */
 static void wrk_take_releases(struct wrk *w)
@@ -206,6 +220,9 @@ static void wrk_close(struct wrk *w)
     p->closed = true;
     pthread_mutex_unlock(&p->mu);
     wrk_take_replies(w);
+    /* The node stops the journal writer before its workers, so every
+     * commit has come back by now: release them before dropping entities. */
+    wrk_take_commits(w);
     call_t *c;
     while ((c = sh_mpsc_pop(&w->input)))
         call_complete(c, SH_ECLOSED, NULL, 0, "worker shutting down");
@@ -239,6 +256,7 @@ static void wrk_async_cb(uv_async_t *h)
         ent_deliver(w, c);
     wrk_take_releases(w);
     wrk_take_replies(w);
+    wrk_take_commits(w);
     wrk_pump(w);
     ent_tq_arm(w);
 }
@@ -409,6 +427,15 @@ void wrk_stats_get(wrk_t *w, wrk_stats_t *out)
     out->timer_fires = LD(s->timer_fires);
     out->timer_skipped = LD(s->timer_skipped);
     out->late_replies = LD(s->late_replies);
+    out->recoveries = LD(s->recoveries);
+    out->recovery_us_sum = LD(s->recovery_us_sum);
+    out->recovery_events = LD(s->recovery_events);
+    out->recovery_failed = LD(s->recovery_failed);
+    out->commits_held = LD(s->commits_held);
+    out->commits_failed = LD(s->commits_failed);
+    out->idem_hits = LD(s->idem_hits);
+    out->snapshots = LD(s->snapshots);
+    out->reminders_fired = LD(s->reminders_fired);
     for (size_t i = 0; i < WRK_LAT_BUCKETS; i++)
         out->lat_buckets[i] = LD(s->lat[i]);
     out->lat_sum_us = (double)LD(s->lat_sum_us);

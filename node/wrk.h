@@ -26,6 +26,14 @@ typedef struct wrk wrk_t;
 
 /* Thread-safe: hand a call an entity made to the router (node loop). */
 typedef void (*wrk_route_fn)(void *router, call_t *c);
+/* Thread-safe: a durable reminder of (shard, type, id, name) now fires
+ * next at due_wall_ms (0: it was deleted).  Called after the change is
+ * durable; the node's reminder scheduler (node loop) takes it. */
+typedef void (*wrk_rem_fn)(void *router, uint32_t shard, const char *type, const char *id,
+                           const char *name, uint64_t due_wall_ms);
+
+struct jrnl;
+struct jw;
 
 typedef struct wrk_config {
     uint32_t index, nworkers; /* this worker owns shards with shard % nworkers == index */
@@ -36,6 +44,13 @@ typedef struct wrk_config {
     const reg_t *reg;         /* entity types (read-only after start) */
     wrk_route_fn route;
     void *router;
+    /* Persistence (NULL jrnl: everything in memory, as before the journal). */
+    struct jrnl *jrnl;        /* reads: recovery, idempotency lookups */
+    struct jw *jw;            /* writes: the group-commit writer */
+    uint32_t snapshot_every;  /* --snapshot-every (events; 0: only on passivation) */
+    uint64_t retain_events;   /* --retain-events: kept below a snapshot */
+    uint64_t idem_ttl_ms;     /* --idempotency-ttl */
+    wrk_rem_fn rem_changed;   /* may be NULL */
 } wrk_config_t;
 
 /* Histogram buckets (upper bounds) shared by metrics.  Counts are per
@@ -54,6 +69,13 @@ typedef struct wrk_stats {
     uint64_t timer_fires;   /* Dapr timer fires queued */
     uint64_t timer_skipped; /* fires dropped: mailbox full */
     uint64_t late_replies;  /* ask replies after their turn ended or the ask timed out */
+    /* persistence */
+    uint64_t recoveries, recovery_us_sum, recovery_events, recovery_failed;
+    uint64_t commits_held;   /* turns whose output waited for the journal */
+    uint64_t commits_failed; /* of those, the commit failed */
+    uint64_t idem_hits;      /* calls answered from an idempotency record */
+    uint64_t snapshots;      /* snapshots written */
+    uint64_t reminders_fired;
 } wrk_stats_t;
 
 /* Create and start the thread.  0, -EINVAL (bad config), -ENOMEM, or a

@@ -56,6 +56,7 @@
 #define SHOAL_CLIENT_PENDING_DEFAULT 4096u
 #define SHOAL_CLIENT_BODY_MAX (1u << 20) /* request and reply bodies */
 #define SHOAL_CLIENT_ERRMSG_MAX 256      /* incl. NUL: messages are cut here */
+#define SHOAL_CLIENT_IDEM_MAX 128        /* idempotency key, bytes (excl. NUL) */
 
 typedef struct shoal_client shoal_client_t;
 
@@ -135,6 +136,27 @@ int shoal_client_invoke(shoal_client_t *c, const char *type, const char *id,
                         uint32_t timeout_ms, uint8_t **reply, size_t *rlen,
                         char *errmsg, size_t errcap);
 
+/* Per-call options.  A zeroed struct, or NULL where a function takes a
+ * pointer to one, means every default. */
+typedef struct shoal_client_call_opts {
+    /* Deadline of this call; 0: the client's timeout_ms. */
+    uint32_t timeout_ms;
+    /* Idempotency key: NULL or "" for none, else 1..SHOAL_CLIENT_IDEM_MAX
+     * bytes.  It travels with the call to the shard's owner (forwards
+     * included), which uses it to make a retried call with the same key
+     * take effect once; the client itself still never retries.  Borrowed:
+     * read before the call function returns. */
+    const char *idem_key;
+} shoal_client_call_opts_t;
+
+/* shoal_client_invoke with options (opts may be NULL).  The same codes,
+ * plus SHOAL_EBAD_REQUEST for an idem_key over SHOAL_CLIENT_IDEM_MAX
+ * bytes.  Thread-safe. */
+int shoal_client_invoke_opts(shoal_client_t *c, const char *type, const char *id,
+                             const char *method, const void *body, size_t len,
+                             const shoal_client_call_opts_t *opts, uint8_t **reply,
+                             size_t *rlen, char *errmsg, size_t errcap);
+
 /* As shoal_client_invoke without waiting: done(udata, ...) runs exactly
  * once with the outcome, on a client thread (nng's receive thread or the
  * deadline thread), possibly before this function returns.  done must
@@ -150,6 +172,13 @@ int shoal_client_invoke(shoal_client_t *c, const char *type, const char *id,
 int shoal_client_invoke_async(shoal_client_t *c, const char *type, const char *id,
                               const char *method, const void *body, size_t len,
                               uint32_t timeout_ms, shoal_client_done_fn done, void *udata);
+
+/* shoal_client_invoke_async with options (opts may be NULL); the codes of
+ * shoal_client_invoke_opts that it returns without sending.  Thread-safe. */
+int shoal_client_invoke_async_opts(shoal_client_t *c, const char *type, const char *id,
+                                   const char *method, const void *body, size_t len,
+                                   const shoal_client_call_opts_t *opts,
+                                   shoal_client_done_fn done, void *udata);
 
 /* The address replies come back to ("host:port"), as sent to the node.
  * Owned by c, valid until shoal_client_free.  Thread-safe. */

@@ -114,6 +114,24 @@ int shoal_turn_defer(shoal_turn_t *t, uint32_t ms, shoal_cont_fn cont, void *arg
 int shoal_turn_tell(shoal_turn_t *t, const char *type, const char *id,
                     const char *method, const void *body, size_t len);
 
+/* Durable reminders (Dapr's reminders, from inside a turn): set or
+ * replace reminder `name` of this entity to fire after due_ms and then
+ * every period_ms (0: once).  A fire is a call of method "remind/<name>"
+ * with body {"name":"<name>","data":<data_json or null>}; it activates the
+ * entity if needed and fires on the shard's owner only.  Written with the
+ * turn's events (nothing if the turn fails).  0, SHOAL_EBAD_REQUEST,
+ * SHOAL_EUNAVAILABLE (the node has no journal), -ENOMEM. */
+int shoal_turn_remind(shoal_turn_t *t, const char *name, uint64_t due_ms, uint64_t period_ms,
+                      const char *data_json);
+/* Delete reminder `name` when the turn commits (absent: nothing). */
+int shoal_turn_forget(shoal_turn_t *t, const char *name);
+/* Delete everything the journal holds for this entity (events, snapshot,
+ * reminders, idempotency records) when the turn commits.  The turn's own
+ * events are applied to the state but not journaled, so a turn that
+ * emits a "reset" event and purges leaves the same state in memory as a
+ * recovery from the empty journal.  0, SHOAL_EBAD_REQUEST. */
+int shoal_turn_purge(shoal_turn_t *t);
+
 /* Registration: shoald calls a plugin's `shoal_plugin_init` after dlopen. */
 typedef struct shoal_registry shoal_registry_t;
 /* 0, SHOAL_EEXISTS for a duplicate name, SHOAL_EBAD_REQUEST for a bad type.

@@ -18,6 +18,8 @@ enum shoal_error {
     SHOAL_ETOO_BIG = -9009,     /* bad_request (400): a size limit */
     SHOAL_EEXISTS = -9016,      /* conflict (409) */
     SHOAL_ECORRUPT = -9017,     /* internal (500): entity state corrupt */
+    SHOAL_ENOSPACE = -9018,     /* unavailable (503), retryable: journal full */
+    SHOAL_ESEQ = -9019,         /* unavailable (503), retryable: journal sequence conflict */
 };
 
 #endif

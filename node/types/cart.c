@@ -16,7 +16,17 @@
  *       back goes to the end).
  *
  * Events (compact JSON): {"a":"<itemId>","q":n} adds n to an item,
- * creating it at the end; {"r":"<itemId>"} removes an item.
+ * creating it at the end; {"r":"<itemId>"} removes an item; {"clear":true}
+ * empties the cart (the TTL; never journaled: it goes with a purge).
+ *
+ * TTL (--cart-ttl, default 2 h): a cart without calls for that long
+ * deletes its state - its journal, snapshot and reminders (purge).  Each
+ * call (re)arms a durable reminder "ttl" at (last call + ttl), at most
+ * every ttl/8 so that reads do not each cost a write; when it fires, the
+ * cart checks the time of its last call (kept in memory: after a restart
+ * the activation counts as a call, which only delays the deletion) and
+ * either purges or re-arms for the remaining time.  Nodes without a
+ * journal have no reminders: carts there live until passivated.
  * Snapshot: the GetItems reply, {"items":[...]}.
  *
  * Invariants: at most TYPE_CART_ITEMS_MAX items, ids distinct, every
@@ -43,7 +53,11 @@ typedef struct cart_item {
 typedef struct cart {
     uint32_t n;
     cart_item_t items[TYPE_CART_ITEMS_MAX];
+    /* TTL bookkeeping, in memory only (not state: no events) */
+    uint64_t last_call_ms, armed_ms; /* wall clock; armed_ms 0 = not armed */
 } cart_t;
+
+static uint64_t cart_ttl_ms = 2ull * 3600 * 1000;
 
 static int cart_create(void **state, const char *id, void *udata)
 {
@@ -161,15 +175,46 @@ static json_t *cart_items_json(const cart_t *c)
     return root;
 }
 
+/* The TTL reminder fired: purge if the cart has been left alone long
+ * enough, else fire again when it will have been. */
+static int cart_ttl_fired(shoal_turn_t *t, cart_t *c)
+{
+    uint64_t now = shoal_turn_wall_ms(t);
+    if (c->last_call_ms == 0)
+        c->last_call_ms = now; /* restarted since the last call: count from now */
+    if (now - c->last_call_ms < cart_ttl_ms) {
+        c->armed_ms = now;
+        return shoal_turn_remind(t, "ttl", c->last_call_ms + cart_ttl_ms - now, 0, NULL);
+    }
+    c->armed_ms = 0;
+    int rc = type_json_emit(t, json_pack("{sb}", "clear", 1));
+    return rc < 0 ? rc : shoal_turn_purge(t);
+}
+
+/* A call: remember it, and move the reminder if it is getting stale. */
+static void cart_touch(shoal_turn_t *t, cart_t *c)
+{
+    uint64_t now = shoal_turn_wall_ms(t);
+    c->last_call_ms = now;
+    if (c->armed_ms && now - c->armed_ms < cart_ttl_ms / 8)
+        return;
+    if (shoal_turn_remind(t, "ttl", cart_ttl_ms, 0, NULL) == 0)
+        c->armed_ms = now;
+}
+
 static int cart_handle(shoal_turn_t *t, void *state, const char *method,
                        const uint8_t *body, size_t len)
 {
     cart_t *c = state;
-    if (strcmp(method, "GetItems") == 0)
-        return type_json_reply(t, cart_items_json(c));
+    if (strcmp(method, "remind/ttl") == 0)
+        return cart_ttl_fired(t, c);
+    bool get = strcmp(method, "GetItems") == 0;
     bool add = strcmp(method, "AddItem") == 0;
-    if (!add && strcmp(method, "RemoveItem") != 0)
+    if (!get && !add && strcmp(method, "RemoveItem") != 0)
         return type_unknown_method(t, "cart", method);
+    cart_touch(t, c);
+    if (get)
+        return type_json_reply(t, cart_items_json(c));
     json_t *req = NULL;
     int rc = type_json_body(t, body, len, false, &req);
     if (rc < 0)
@@ -218,7 +263,10 @@ static int cart_apply(void *state, const uint8_t *event, size_t len, void *udata
     json_t *a = json_object_get(ev, "a"), *q = json_object_get(ev, "q");
     json_t *r = json_object_get(ev, "r");
     int rc = SHOAL_ECORRUPT;
-    if (a != NULL && json_is_integer(q) && json_object_size(ev) == 2)
+    if (json_is_true(json_object_get(ev, "clear")) && json_object_size(ev) == 1) {
+        cart_clear(c);
+        rc = 0;
+    } else if (a != NULL && json_is_integer(q) && json_object_size(ev) == 2)
         rc = cart_apply_add(c, cart_json_id(a), (int64_t)json_integer_value(q));
     else if (r != NULL && json_object_size(ev) == 1)
         rc = cart_apply_remove(c, cart_json_id(r));
@@ -268,7 +316,9 @@ static const shoal_entity_type_t cart_type = {
     .udata = NULL,
 };
 
-const shoal_entity_type_t *type_cart(void)
+const shoal_entity_type_t *type_cart(uint64_t ttl_ms)
 {
+    if (ttl_ms)
+        cart_ttl_ms = ttl_ms;
     return &cart_type;
 }

@@ -6,6 +6,9 @@
  *                                  or the field is absent; a sum outside
  *                                  int64 is SHOAL_EBAD_REQUEST.
  *   get           -> {"value":v}   the body is ignored.
+ *   remind/<name> -> {"value":v}   a durable reminder fired: adds the
+ *                                  reminder data's "by" (default 1), so a
+ *                                  counter counts its reminder's fires.
  *
  * Events: one per non-zero add, the delta as a bare JSON integer ("5",
  * "-2").  A delta is smaller than "set to v" only for large values, but
@@ -84,6 +87,15 @@ static int counter_handle(shoal_turn_t *t, void *state, const char *method,
         return counter_add(t, c, body, len);
     if (strcmp(method, "get") == 0)
         return counter_reply(t, c->value);
+    if (strncmp(method, "remind/", 7) == 0) { /* body {"name","data"} */
+        json_t *b = type_json_load(body, len);
+        json_t *data = json_object_get(b, "data");
+        char *d = json_is_object(data) ? json_dumps(data, JSON_COMPACT) : NULL;
+        json_decref(b);
+        int rc = counter_add(t, c, (const uint8_t *)d, d ? strlen(d) : 0);
+        free(d);
+        return rc;
+    }
     return type_unknown_method(t, "counter", method);
 }
 

@@ -31,8 +31,10 @@
 const shoal_entity_type_t *type_counter(void);
 
 /* "cart": AddItem, RemoveItem, GetItems; at most TYPE_CART_ITEMS_MAX
- * distinct items.  Persistent. */
-const shoal_entity_type_t *type_cart(void);
+ * distinct items.  Persistent.  A cart without calls for ttl_ms deletes
+ * its state (0: keep the current setting, 2 h by default); one setting
+ * per process, so call it on the main thread before workers start. */
+const shoal_entity_type_t *type_cart(uint64_t ttl_ms);
 
 /* "log": append {"value":x} -> {"index":i}; read [{"from","limit"}] ->
  * {"values":[...]}.  Persistent. */

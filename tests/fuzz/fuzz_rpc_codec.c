@@ -10,7 +10,8 @@
  * only call.h's struct, the error table and no other object of shoal_node,
  * which fuzz builds do not link).
  *
- * Seeds: tests/fuzz/corpus/fuzz_rpc_codec/ (valid requests and replies).
+ * Seeds: tests/fuzz/corpus/fuzz_rpc_codec/ (valid requests, with and
+ * without an idempotency key, and replies).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ static void fuzz_req(const uint8_t *data, size_t size)
     SH_ASSERT(q.type[0] && strlen(q.type) < SHOAL_TYPE_NAME_MAX);
     SH_ASSERT(q.id[0] && strlen(q.id) < SHOAL_ENTITY_ID_MAX);
     SH_ASSERT(strlen(q.method) < SHOAL_METHOD_MAX);
+    SH_ASSERT(strlen(q.idem_key) < CALL_IDEM_MAX);
     SH_ASSERT(q.kind >= CALL_ASK && q.kind <= RPC_CALL_KIND_MAX);
     SH_ASSERT(q.len <= CALL_BODY_MAX);
     SH_ASSERT(q.len == 0 || (q.body >= data && q.body + q.len <= data + size));
@@ -37,6 +39,7 @@ static void fuzz_req(const uint8_t *data, size_t size)
     memcpy(c.type, q.type, sizeof c.type);
     memcpy(c.id, q.id, sizeof c.id);
     memcpy(c.method, q.method, sizeof c.method);
+    memcpy(c.idem_key, q.idem_key, sizeof c.idem_key);
     c.body = (uint8_t *)q.body;
     c.len = q.len;
     uint8_t *p;
@@ -47,6 +50,7 @@ static void fuzz_req(const uint8_t *data, size_t size)
     SH_ASSERT(q2.kind == q.kind && q2.hops == q.hops && q2.len == q.len);
     SH_ASSERT(strcmp(q2.type, q.type) == 0 && strcmp(q2.id, q.id) == 0);
     SH_ASSERT(strcmp(q2.method, q.method) == 0);
+    SH_ASSERT(strcmp(q2.idem_key, q.idem_key) == 0);
     SH_ASSERT(q.len == 0 || memcmp(q2.body, q.body, q.len) == 0);
     SH_ASSERT(n <= size); /* the encoder writes the shortest forms */
     free(p);

@@ -45,13 +45,13 @@ START_TEST(test_route_unplaced_is_unavailable)
 {
     route_t *r = mk("n1", 3);
     const char *owner = "x";
-    ck_assert_int_eq(route_decide(r, 0, 0, &owner), ROUTE_UNAVAILABLE);
+    ck_assert_int_eq(route_decide(r, 0, 0, NULL, &owner), ROUTE_UNAVAILABLE);
     ck_assert_ptr_null(owner);
     stab_member_t v[] = {{"n1", SWIM_LEFT}};
     update(r, v, 1, NULL);
     for (uint32_t s = 0; s < S; s++)
-        ck_assert_int_eq(route_decide(r, s, 0, &owner), ROUTE_UNAVAILABLE);
-    ck_assert_int_eq(route_decide(r, S, 0, &owner), ROUTE_UNAVAILABLE); /* out of range */
+        ck_assert_int_eq(route_decide(r, s, 0, NULL, &owner), ROUTE_UNAVAILABLE);
+    ck_assert_int_eq(route_decide(r, S, 0, NULL, &owner), ROUTE_UNAVAILABLE); /* out of range */
     route_free(r);
 }
 END_TEST
@@ -68,7 +68,7 @@ START_TEST(test_route_single_node_owns_all)
     ck_assert_uint_eq(chg.eligible, 1);
     const char *owner;
     for (uint32_t s = 0; s < S; s++) {
-        ck_assert_int_eq(route_decide(r, s, 0, &owner), ROUTE_LOCAL);
+        ck_assert_int_eq(route_decide(r, s, 0, NULL, &owner), ROUTE_LOCAL);
         ck_assert(route_owns(r, s));
     }
     /* The same view again changes nothing. */
@@ -95,7 +95,7 @@ START_TEST(test_route_same_view_one_owner)
         int local = -1;
         for (int i = 0; i < 3; i++) {
             const char *o;
-            if (route_decide(r[i], s, 0, &o) == ROUTE_LOCAL) {
+            if (route_decide(r[i], s, 0, NULL, &o) == ROUTE_LOCAL) {
                 ck_assert_int_eq(local, -1);
                 local = i;
             }
@@ -106,7 +106,7 @@ START_TEST(test_route_same_view_one_owner)
             const char *o;
             if (i == local)
                 continue;
-            ck_assert_int_eq(route_decide(r[i], s, 1, &o), ROUTE_FORWARD);
+            ck_assert_int_eq(route_decide(r[i], s, 1, NULL, &o), ROUTE_FORWARD);
             ck_assert_str_eq(o, ids[local]);
         }
     }
@@ -128,16 +128,16 @@ START_TEST(test_route_hop_limit)
         s++;
     const char *o;
     for (uint8_t h = 0; h < CALL_HOPS_MAX; h++) {
-        ck_assert_int_eq(route_decide(r, s, h, &o), ROUTE_FORWARD);
+        ck_assert_int_eq(route_decide(r, s, h, NULL, &o), ROUTE_FORWARD);
         ck_assert_str_eq(o, "n2");
     }
-    ck_assert_int_eq(route_decide(r, s, CALL_HOPS_MAX, &o), ROUTE_UNAVAILABLE);
+    ck_assert_int_eq(route_decide(r, s, CALL_HOPS_MAX, NULL, &o), ROUTE_UNAVAILABLE);
     ck_assert_ptr_null(o);
     /* A local shard is local whatever the hop count. */
     uint32_t mine = 0;
     while (!route_owns(r, mine))
         mine++;
-    ck_assert_int_eq(route_decide(r, mine, 200, &o), ROUTE_LOCAL);
+    ck_assert_int_eq(route_decide(r, mine, 200, NULL, &o), ROUTE_LOCAL);
     route_free(r);
 }
 END_TEST
@@ -162,7 +162,7 @@ START_TEST(test_route_release_on_join)
     size_t k = 0;
     for (uint32_t s = 0; s < S; s++) {
         const char *o;
-        if (route_decide(r, s, 0, &o) == ROUTE_FORWARD) {
+        if (route_decide(r, s, 0, NULL, &o) == ROUTE_FORWARD) {
             ck_assert_str_eq(o, "n2");
             ck_assert_uint_lt(k, n);
             ck_assert_uint_eq(rel[k++], s); /* increasing, and exactly these */
@@ -200,8 +200,10 @@ START_TEST(test_route_epochs_count_owner_changes)
 END_TEST
 
 /* Views that disagree: n1 believes n2 owns everything and n2 believes n1
- * does.  A call bounces between them and is refused after exactly
- * CALL_HOPS_MAX forwards - never a loop. */
+ * does, and neither holds a replica in its own view (each sees itself
+ * gone), so the replica rule does not apply even though each gets the
+ * call from the owner it names.  A call bounces between them and is
+ * refused after exactly CALL_HOPS_MAX forwards - never a loop. */
 START_TEST(test_route_disagreeing_views_end_unavailable)
 {
     route_t *a = mk("n1", 3), *b = mk("n2", 3);
@@ -211,10 +213,11 @@ START_TEST(test_route_disagreeing_views_end_unavailable)
     update(b, vb, 2, NULL);
     route_t *at = a;
     uint8_t hops = 0;
-    const char *o;
+    const char *o, *from = NULL;
     enum route_action act;
-    while ((act = route_decide(at, 7, hops, &o)) == ROUTE_FORWARD) {
+    while ((act = route_decide(at, 7, hops, from, &o)) == ROUTE_FORWARD) {
         ck_assert_str_eq(o, at == a ? "n2" : "n1");
+        from = route_self(at);
         at = at == a ? b : a;
         hops++;
         ck_assert_uint_le(hops, CALL_HOPS_MAX);
@@ -241,9 +244,10 @@ START_TEST(test_route_partial_views_still_deliver)
         for (int start = 0; start < 2; start++) {
             int at = start;
             uint8_t hops = 0;
-            const char *o;
+            const char *o, *from = NULL;
             enum route_action act;
-            while ((act = route_decide(r[at], s, hops, &o)) == ROUTE_FORWARD) {
+            while ((act = route_decide(r[at], s, hops, from, &o)) == ROUTE_FORWARD) {
+                from = ids[at];
                 at = o[1] - '1';
                 ck_assert_str_eq(ids[at], o);
                 hops++;
@@ -256,6 +260,146 @@ START_TEST(test_route_partial_views_still_deliver)
 }
 END_TEST
 
+/* ---- the replica rule: two views that name each other ------------------ */
+
+static const char *const ids6[] = {"n1", "n2", "n3", "n4", "n5", "n6"};
+
+static void view_of(stab_member_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = (stab_member_t){ids6[i], SWIM_ALIVE};
+}
+
+/* n6 joins n1..n5: the owner cap changes with N and the stable matching
+ * moves a few owners between live members (sharding/stab.c).  For such a
+ * shard, the old owner holding the NEW view and the new owner holding the
+ * OLD one name each other: the bounce of tests/sim/sim_placement.c.
+ * Finds one: *a is the old owner holding the new view, *b the new owner
+ * holding the old one; returns the shard. */
+static uint32_t bounce_pair(route_t **a, route_t **b)
+{
+    stab_member_t vold[5], vnew[6];
+    view_of(vold, 5);
+    view_of(vnew, 6);
+    for (int i = 0; i < 5; i++) { /* try every live pair as (A, B) */
+        for (int j = 0; j < 5; j++) {
+            if (i == j)
+                continue;
+            *a = mk(ids6[i], 3);
+            *b = mk(ids6[j], 3);
+            update(*a, vnew, 6, NULL);
+            update(*b, vold, 5, NULL);
+            for (uint32_t s = 0; s < S; s++) {
+                const char *oa, *ob;
+                if (route_decide(*a, s, 0, NULL, &oa) == ROUTE_FORWARD &&
+                    route_decide(*b, s, 0, NULL, &ob) == ROUTE_FORWARD &&
+                    strcmp(oa, ids6[j]) == 0 && strcmp(ob, ids6[i]) == 0)
+                    return s;
+            }
+            route_free(*a);
+            route_free(*b);
+        }
+    }
+    ck_abort_msg("no shard whose owner moves between live members on 5 -> 6");
+    return 0;
+}
+
+/* Each of the two serves the call the other hands it, even at the last
+ * hop, without becoming its owner; with from = NULL (the call entered
+ * here), from a third member or from a client id it still forwards. */
+START_TEST(test_route_bounce_served_by_replica)
+{
+    route_t *a, *b;
+    uint32_t s = bounce_pair(&a, &b);
+    const char *ida = route_self(a), *idb = route_self(b), *o;
+    ck_assert_int_eq(route_decide(a, s, 0, NULL, &o), ROUTE_FORWARD);
+    ck_assert_str_eq(o, idb);
+    ck_assert_int_eq(route_decide(b, s, 1, ida, &o), ROUTE_LOCAL);
+    ck_assert_ptr_null(o);
+    ck_assert_int_eq(route_decide(b, s, 0, NULL, &o), ROUTE_FORWARD);
+    ck_assert_str_eq(o, ida);
+    ck_assert_int_eq(route_decide(a, s, 1, idb, &o), ROUTE_LOCAL);
+    ck_assert_int_eq(route_decide(a, s, CALL_HOPS_MAX, idb, &o), ROUTE_LOCAL);
+    ck_assert(!route_owns(a, s) && !route_owns(b, s));
+    /* Not handed over by the owner it names: the old rule. */
+    const char *third = ids6[0];
+    for (int i = 0; !strcmp(third, ida) || !strcmp(third, idb); i++)
+        third = ids6[i];
+    const char *others[] = {NULL, third, "client-7f3a"};
+    for (size_t k = 0; k < 3; k++) {
+        ck_assert_int_eq(route_decide(b, s, 1, others[k], &o), ROUTE_FORWARD);
+        ck_assert_str_eq(o, ida);
+        ck_assert_int_eq(route_decide(b, s, CALL_HOPS_MAX, others[k], &o), ROUTE_UNAVAILABLE);
+    }
+    route_free(a);
+    route_free(b);
+}
+END_TEST
+
+/* Every other member holds the old or the new view (all 8 mixes; the
+ * joiner n6 the new one): whatever the entry point, a call for the
+ * bouncing shard ends local at one of the two within 2 hops (with
+ * from = NULL it used to run out of hops). */
+START_TEST(test_route_bounce_ends_within_two_hops)
+{
+    route_t *a, *b;
+    uint32_t s = bounce_pair(&a, &b);
+    stab_member_t vold[5], vnew[6];
+    view_of(vold, 5);
+    view_of(vnew, 6);
+    for (unsigned mix = 0; mix < 8; mix++) {
+        route_t *r[6];
+        unsigned bit = 0;
+        for (int i = 0; i < 6; i++) {
+            if (!strcmp(ids6[i], route_self(a)) || !strcmp(ids6[i], route_self(b))) {
+                r[i] = !strcmp(ids6[i], route_self(a)) ? a : b;
+                continue;
+            }
+            r[i] = mk(ids6[i], 3);
+            bool is_new = i == 5 || (mix >> bit++ & 1);
+            update(r[i], is_new ? vnew : vold, is_new ? 6 : 5, NULL);
+        }
+        for (int start = 0; start < 6; start++) {
+            int at = start;
+            uint8_t hops = 0;
+            const char *o, *from = NULL;
+            enum route_action act;
+            while ((act = route_decide(r[at], s, hops, from, &o)) == ROUTE_FORWARD) {
+                from = ids6[at];
+                at = o[1] - '1';
+                hops++;
+            }
+            ck_assert_int_eq(act, ROUTE_LOCAL);
+            ck_assert_uint_le(hops, 2);
+            ck_assert(r[at] == a || r[at] == b);
+        }
+        for (int i = 0; i < 6; i++)
+            if (r[i] != a && r[i] != b)
+                route_free(r[i]);
+    }
+    route_free(a);
+    route_free(b);
+}
+END_TEST
+
+/* R = 1: n1 holds no replica of n2's shards, so a call n2 hands it (views
+ * that disagree) is forwarded back, not served. */
+START_TEST(test_route_non_replica_from_owner_forwards)
+{
+    route_t *r = mk("n1", 1);
+    stab_member_t v[] = {{"n1", SWIM_ALIVE}, {"n2", SWIM_ALIVE}};
+    update(r, v, 2, NULL);
+    uint32_t s = 0;
+    while (route_owns(r, s))
+        s++;
+    const char *o;
+    ck_assert_int_eq(route_decide(r, s, 1, "n2", &o), ROUTE_FORWARD);
+    ck_assert_str_eq(o, "n2");
+    ck_assert_int_eq(route_decide(r, s, CALL_HOPS_MAX, "n2", &o), ROUTE_UNAVAILABLE);
+    route_free(r);
+}
+END_TEST
+
 START_TEST(test_route_bad_view_keeps_table)
 {
     route_t *r = mk("n1", 3);
@@ -264,7 +408,7 @@ START_TEST(test_route_bad_view_keeps_table)
     stab_member_t dup[] = {{"n1", SWIM_ALIVE}, {"n1", SWIM_ALIVE}};
     ck_assert_int_eq(route_update(r, dup, 2, NULL), SH_EBAD_REQUEST);
     const char *o;
-    ck_assert_int_eq(route_decide(r, 3, 0, &o), ROUTE_LOCAL);
+    ck_assert_int_eq(route_decide(r, 3, 0, NULL, &o), ROUTE_LOCAL);
     ck_assert_str_eq(route_self(r), "n1");
     route_free(r);
 }
@@ -286,6 +430,11 @@ static Suite *route_suite(void)
     tcase_add_test(tc, test_route_hop_limit);
     tcase_add_test(tc, test_route_disagreeing_views_end_unavailable);
     tcase_add_test(tc, test_route_partial_views_still_deliver);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("replica");
+    tcase_add_test(tc, test_route_bounce_served_by_replica);
+    tcase_add_test(tc, test_route_bounce_ends_within_two_hops);
+    tcase_add_test(tc, test_route_non_replica_from_owner_forwards);
     suite_add_tcase(s, tc);
     return s;
 }

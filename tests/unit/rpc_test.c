@@ -111,14 +111,28 @@ static const struct {
                      "\xa4kind\x01\xa4hops\x00")},
     {"kind 0", B("\x86\xa4type\xa1t\xa2id\xa1i\xa6method\xa1m\xa4" "body\xc4\x00"
                  "\xa4kind\x00\xa4hops\x00")},
-    {"kind 7", B("\x86\xa4type\xa1t\xa2id\xa1i\xa6method\xa1m\xa4" "body\xc4\x00"
-                 "\xa4kind\x07\xa4hops\x00")},
+    {"kind 12 (> CALL_KIND_MAX)", B("\x86\xa4type\xa1t\xa2id\xa1i\xa6method\xa1m\xa4"
+                                    "body\xc4\x00\xa4kind\x0c\xa4hops\x00")},
     {"hops 256", B("\x86\xa4type\xa1t\xa2id\xa1i\xa6method\xa1m\xa4" "body\xc4\x00"
                    "\xa4kind\x01\xa4hops\xcd\x01\x00")},
     {"body as str", B("\x86\xa4type\xa1t\xa2id\xa1i\xa6method\xa1m\xa4" "body\xa0"
                       "\xa4kind\x01\xa4hops\x00")},
     {"negative kind", B("\x86\xa4type\xa1t\xa2id\xa1i\xa6method\xa1m\xa4" "body\xc4\x00"
                         "\xa4kind\xff\xa4hops\x00")},
+    {"fixmap 7 without idem", B("\x87\xa4type\xa1t\xa2id\xa1i\xa6method\xa1m\xa4"
+                                "body\xc4\x00\xa4kind\x01\xa4hops\x00")},
+    {"fixmap 6 with idem", B("\x86\xa4type\xa1t\xa2id\xa1i\xa6method\xa1m\xa4"
+                             "body\xc4\x00\xa4kind\x01\xa4hops\x00\xa4idem\xa1k")},
+    {"empty idem", B("\x87\xa4type\xa1t\xa2id\xa1i\xa6method\xa1m\xa4" "body\xc4\x00"
+                     "\xa4kind\x01\xa4hops\x00\xa4idem\xa0")},
+    {"NUL in idem", B("\x87\xa4type\xa1t\xa2id\xa1i\xa6method\xa1m\xa4" "body\xc4\x00"
+                      "\xa4kind\x01\xa4hops\x00\xa4idem\xa2k\x00")},
+    {"idem as bin", B("\x87\xa4type\xa1t\xa2id\xa1i\xa6method\xa1m\xa4" "body\xc4\x00"
+                      "\xa4kind\x01\xa4hops\x00\xa4idem\xc4\x01k")},
+    {"idem before hops", B("\x87\xa4type\xa1t\xa2id\xa1i\xa6method\xa1m\xa4" "body\xc4\x00"
+                           "\xa4kind\x01\xa4idem\xa1k\xa4hops\x00")},
+    {"idem key misspelt", B("\x87\xa4type\xa1t\xa2id\xa1i\xa6method\xa1m\xa4" "body\xc4\x00"
+                            "\xa4kind\x01\xa4hops\x00\xa4idex\xa1k")},
     {"bin length past end", B("\x86\xa4type\xa1t\xa2id\xa1i\xa6method\xa1m\xa4" "body\xc6"
                               "\xff\xff\xff\xff\xa4kind\x01\xa4hops\x00")},
 #undef B
@@ -143,6 +157,70 @@ START_TEST(test_rpc_req_minimal_valid)
     ck_assert_int_eq(rpc_req_decode((const uint8_t *)ok, sizeof ok - 1, &q), 0);
     ck_assert_str_eq(q.method, "");
     ck_assert_int_eq(q.hops, 3);
+}
+END_TEST
+
+/* The seven-field form with an idempotency key decodes, too. */
+START_TEST(test_rpc_req_minimal_valid_idem)
+{
+    static const char ok[] = "\x87\xa4type\xa1t\xa2id\xa1i\xa6method\xa0\xa4"
+                             "body\xc4\x00\xa4kind\x01\xa4hops\x00\xa4idem\xd9\x01k";
+    rpc_req_t q;
+    ck_assert_int_eq(rpc_req_decode((const uint8_t *)ok, sizeof ok - 1, &q), 0);
+    ck_assert_str_eq(q.idem_key, "k"); /* a wider str8 header is accepted */
+}
+END_TEST
+
+/* A key travels only when set; without one the payload is the six-field
+ * map nodes wrote before keys existed, and the decoded key is "". */
+START_TEST(test_rpc_req_idem_roundtrip)
+{
+    call_t *c = mkcall(CALL_ASK, "{\"by\":1}", 1000);
+    uint8_t *p;
+    size_t len, len0;
+    ck_assert_int_eq(rpc_req_encode(c, 0, &p, &len0), 0);
+    ck_assert_uint_eq(p[0], 0x86);
+    rpc_req_t q;
+    ck_assert_int_eq(rpc_req_decode(p, len0, &q), 0);
+    ck_assert_str_eq(q.idem_key, "");
+    free(p);
+
+    snprintf(c->idem_key, sizeof c->idem_key, "order-7f3a");
+    ck_assert_int_eq(rpc_req_encode(c, 1, &p, &len), 0);
+    ck_assert_uint_eq(p[0], 0x87);
+    ck_assert_uint_eq(len, len0 + 5 + 1 + 10); /* "idem" key + fixstr 10 */
+    ck_assert_int_eq(rpc_req_decode(p, len, &q), 0);
+    ck_assert_str_eq(q.idem_key, "order-7f3a");
+    ck_assert_str_eq(q.method, "AddItem");
+    ck_assert_int_eq(q.hops, 1);
+    for (size_t n = 0; n < len; n++) /* every prefix is malformed */
+        ck_assert_int_eq(rpc_req_decode(p, n, &q), SH_EMALFORMED);
+    free(p);
+
+    /* The longest key (128 bytes: str8) round-trips. */
+    memset(c->idem_key, 'k', CALL_IDEM_MAX - 1);
+    c->idem_key[CALL_IDEM_MAX - 1] = '\0';
+    ck_assert_int_eq(rpc_req_encode(c, 0, &p, &len), 0);
+    ck_assert_int_eq(rpc_req_decode(p, len, &q), 0);
+    ck_assert_uint_eq(strlen(q.idem_key), CALL_IDEM_MAX - 1);
+    ck_assert_mem_eq(q.idem_key, c->idem_key, CALL_IDEM_MAX);
+
+    /* One byte more is over the bound: patch the str8 length to 129 and
+     * append a byte. */
+    uint8_t *longer = malloc(len + 1);
+    memcpy(longer, p, len);
+    ck_assert_uint_eq(longer[len - 130], 0xd9);
+    longer[len - 129] = 129;
+    longer[len] = 'k';
+    ck_assert_int_eq(rpc_req_decode(longer, len + 1, &q), SH_EMALFORMED);
+    free(longer);
+    free(p);
+
+    /* The encoder refuses a key that fills its array without a NUL. */
+    memset(c->idem_key, 'k', CALL_IDEM_MAX);
+    ck_assert_int_eq(rpc_req_encode(c, 0, &p, &len), SH_EBAD_REQUEST);
+    ck_assert_ptr_null(p);
+    call_free(c);
 }
 END_TEST
 
@@ -217,12 +295,13 @@ typedef struct frame {
 } frame_t;
 
 typedef struct endpoint {
-    const char *addr;
+    const char *id, *addr;
     rpc_t *rpc;
     frame_t out[64];
     int nout;
     int send_rc;            /* forced result of send */
     call_t *delivered[64];  /* calls made from requests, not yet completed */
+    char delivered_from[64][WIRE_ID_MAX]; /* ... and deliver's `from` */
     int ndelivered;
     call_t *homed[64];      /* completed origin calls (origin_done) */
     int nhomed;
@@ -250,9 +329,10 @@ static int fake_send(void *udata, uint8_t kind, const char *to, uint64_t corr,
     return 0;
 }
 
-static void fake_deliver(void *udata, call_t *c)
+static void fake_deliver(void *udata, call_t *c, const char *from)
 {
     endpoint_t *e = udata;
+    snprintf(e->delivered_from[e->ndelivered], WIRE_ID_MAX, "%s", from);
     e->delivered[e->ndelivered++] = c;
 }
 
@@ -267,9 +347,10 @@ static void test_done(call_t *c)
     done_calls[ndone++] = c;
 }
 
-static void ep_init(endpoint_t *e, const char *addr, size_t pending_max)
+static void ep_init(endpoint_t *e, const char *id, const char *addr, size_t pending_max)
 {
     memset(e, 0, sizeof *e);
+    e->id = id;
     e->addr = addr;
     rpc_config_t cfg = {.shards = SHARDS, .pending_max = pending_max, .corr_seed = 1000,
                         .send = fake_send, .deliver = fake_deliver, .origin_done = origin_done,
@@ -312,14 +393,15 @@ static void ep_carry(endpoint_t *from, int i, endpoint_t *to, uint64_t now_mono,
     h.kind = f->kind;
     h.corr_id = f->corr;
     h.deadline_ms = f->deadline;
+    snprintf(h.src_id, sizeof h.src_id, "%s", from->id);
     snprintf(h.src_addr, sizeof h.src_addr, "%s", from->addr);
     rpc_on_frame(to->rpc, &h, f->p, f->len, now_mono, now_wall);
 }
 
 static void setup(void)
 {
-    ep_init(&ep_a, "a:1", 0);
-    ep_init(&ep_b, "b:1", 0);
+    ep_init(&ep_a, "a", "a:1", 0);
+    ep_init(&ep_b, "b", "b:1", 0);
     ndone = 0;
 }
 
@@ -359,6 +441,7 @@ START_TEST(test_rpc_roundtrip)
     ep_carry(&ep_a, 0, &ep_b, 7000, 50100);
     ck_assert_int_eq(ep_b.ndelivered, 1);
     call_t *bc = ep_b.delivered[0];
+    ck_assert_str_eq(ep_b.delivered_from[0], "a"); /* the forwarder, for route_decide */
     ep_b.ndelivered = 0;
     ck_assert_uint_eq(bc->deadline_ms, 7400);
     ck_assert_int_eq(bc->hops, 2);
@@ -402,6 +485,30 @@ START_TEST(test_rpc_remote_error_kept)
     ck_assert_int_eq(done_calls[0]->status, SH_ECONFLICT);
     ck_assert_str_eq(done_calls[0]->errmsg, "cart is full");
     ck_assert_uint_eq(done_calls[0]->reply_len, 0);
+}
+END_TEST
+
+/* The idempotency key reaches the owner's call; a call without one
+ * arrives with "". */
+START_TEST(test_rpc_forward_keeps_idem_key)
+{
+    call_t *c = mkcall(CALL_ASK, "{}", 5000);
+    c->on_done = test_done;
+    snprintf(c->idem_key, sizeof c->idem_key, "retry-me-once");
+    ck_assert_int_eq(rpc_forward(ep_a.rpc, c, ep_b.addr, 0, 0), 0);
+    forwarded(5000, 0, 0);
+    ep_carry(&ep_a, 0, &ep_b, 0, 0);
+    ep_carry(&ep_a, 1, &ep_b, 0, 0);
+    ck_assert_int_eq(ep_b.ndelivered, 2);
+    ck_assert_str_eq(ep_b.delivered[0]->idem_key, "retry-me-once");
+    ck_assert_str_eq(ep_b.delivered[1]->idem_key, "");
+    call_complete(ep_b.delivered[0], 0, NULL, 0, NULL);
+    call_complete(ep_b.delivered[1], 0, NULL, 0, NULL);
+    ep_b.ndelivered = 0;
+    ep_reply_all(&ep_b);
+    ep_carry(&ep_b, 0, &ep_a, 1, 1);
+    ep_carry(&ep_b, 1, &ep_a, 1, 1);
+    ck_assert_int_eq(ndone, 2);
 }
 END_TEST
 
@@ -473,7 +580,7 @@ END_TEST
 START_TEST(test_rpc_table_full_and_send_failures)
 {
     ep_fini(&ep_a);
-    ep_init(&ep_a, "a:1", 4);
+    ep_init(&ep_a, "a", "a:1", 4);
     for (int i = 0; i < 4; i++)
         forwarded(100 + (uint64_t)i, 0, 0);
     call_t *c = mkcall(CALL_ASK, NULL, 1000);
@@ -563,7 +670,7 @@ END_TEST
 START_TEST(test_rpc_sweep_order)
 {
     ep_fini(&ep_a);
-    ep_init(&ep_a, "a:1", 64);
+    ep_init(&ep_a, "a", "a:1", 64);
     uint64_t dl[40];
     for (int i = 0; i < 40; i++) {
         dl[i] = 1000 + (uint64_t)((i * 37) % 40) * 10;
@@ -652,6 +759,8 @@ static Suite *rpc_suite(void)
     tcase_add_loop_test(tc, test_rpc_req_bad_layouts, 0,
                         (int)(sizeof bad_reqs / sizeof bad_reqs[0]));
     tcase_add_test(tc, test_rpc_req_minimal_valid);
+    tcase_add_test(tc, test_rpc_req_minimal_valid_idem);
+    tcase_add_test(tc, test_rpc_req_idem_roundtrip);
     tcase_add_test(tc, test_rpc_req_too_long_names);
     tcase_add_test(tc, test_rpc_rep_roundtrip);
     tcase_add_test(tc, test_rpc_rep_bad);
@@ -661,6 +770,7 @@ static Suite *rpc_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_rpc_roundtrip);
     tcase_add_test(tc, test_rpc_remote_error_kept);
+    tcase_add_test(tc, test_rpc_forward_keeps_idem_key);
     tcase_add_test(tc, test_rpc_timeout_then_late_reply);
     tcase_add_test(tc, test_rpc_reply_from_wrong_peer);
     tcase_add_test(tc, test_rpc_malformed_reply);

@@ -7,109 +7,17 @@
  */
 #include <check.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "sh_assert.h"
-#include "swim.h"
-#include "swim_codec.h"
-
-typedef struct sent {
-    char to[SWIM_ADDR_MAX];
-    uint8_t type;
-    size_t self_n;     /* updates about "me" in its gossip */
-    bool self_first;   /* gossip[0] is about "me" */
-    uint8_t self_state;
-    uint32_t self_inc;
-} sent_t;
-
-typedef struct rig {
-    swim_t *s;
-    uint64_t now;
-    size_t n;
-    sent_t out[256];
-} rig_t;
-
-static char g_addr[8][SWIM_ADDR_MAX];
-
-/* Member "<id>" lives at "<id>.test:1". */
-static swim_str_t addr_of(const char *id, int buf)
-{
-    snprintf(g_addr[buf], SWIM_ADDR_MAX, "%s.test:1", id);
-    return swim_str_of(g_addr[buf]);
-}
-
-static swim_update_t upd(const char *id, enum swim_state st, uint32_t inc,
-                         const char *by)
-{
-    swim_update_t u = {.id = swim_str_of(id), .addr = addr_of(id, 7),
-                       .state = (uint8_t)st, .incarnation = inc};
-    if (by)
-        u.by = swim_str_of(by);
-    return u;
-}
-
-static void rig_record(rig_t *r, const swim_out_t *o)
-{
-    swim_msg_t m;
-    ck_assert_int_eq(swim_msg_decode(o->payload, o->len, 1u << 20, &m), 0);
-    ck_assert_uint_lt(r->n, SH_ARRAY_LEN(r->out));
-    sent_t *x = &r->out[r->n++];
-    memset(x, 0, sizeof(*x));
-    snprintf(x->to, sizeof(x->to), "%s", o->to_addr);
-    x->type = m.type;
-    for (size_t i = 0; i < m.n_gossip; i++) {
-        if (!swim_str_eq(m.gossip[i].id, swim_str_of("me")))
-            continue;
-        x->self_first |= i == 0;
-        x->self_n++;
-        x->self_state = m.gossip[i].state;
-        x->self_inc = m.gossip[i].incarnation;
-    }
-    swim_msg_fini(&m);
-}
-
-static void rig_pump(rig_t *r)
-{
-    swim_out_t o;
-    while (swim_next_output(r->s, &o)) {
-        if (o.kind == SWIM_OUT_SEND) {
-            rig_record(r, &o);
-            free(o.payload);
-        }
-    }
-}
+#include "swim_fixture.h"
 
 static void rig_init(rig_t *r, uint32_t inc)
 {
     swim_config_t cfg;
-    memset(r, 0, sizeof(*r));
     swim_config_default(&cfg);
     cfg.seed = 7;
     cfg.incarnation = inc;
-    cfg.self_id = "me";
-    cfg.self_addr = "me.test:1";
-    ck_assert_int_eq(swim_new(&r->s, &cfg, 0), 0);
-    rig_pump(r);
-}
-
-static void rig_inject(rig_t *r, swim_msg_t *m, const char *from)
-{
-    uint8_t *p;
-    size_t len;
-    m->from_id = swim_str_of(from);
-    m->from_addr = addr_of(from, 6);
-    ck_assert_int_eq(swim_msg_encode(m, 1u << 20, &p, &len), 0);
-    ck_assert_int_eq(swim_recv(r->s, r->now, g_addr[6], p, len), 0);
-    free(p);
-    swim_check_invariants(r->s);
-    rig_pump(r);
-}
-
-static void rig_gossip(rig_t *r, const char *from, swim_update_t u)
-{
-    swim_msg_t m = {.type = SWIM_MSG_GOSSIP, .gossip = &u, .n_gossip = 1};
-    rig_inject(r, &m, from);
+    rig_start(r, &cfg, NULL);
 }
 
 /* Sends of `type` to member `id` since send index `since`. */
@@ -117,6 +25,7 @@ static size_t rig_count(const rig_t *r, size_t since, uint8_t type, const char *
 {
     char to[SWIM_ADDR_MAX];
     snprintf(to, sizeof(to), "%s.test:1", id);
+    ck_assert_uint_le(r->n, RIG_SENT_MAX);
     size_t n = 0;
     for (size_t i = since; i < r->n; i++)
         n += r->out[i].type == type && !strcmp(r->out[i].to, to);
@@ -126,14 +35,15 @@ static size_t rig_count(const rig_t *r, size_t since, uint8_t type, const char *
 static const sent_t *rig_last(const rig_t *r)
 {
     ck_assert_uint_gt(r->n, 0);
+    ck_assert_uint_le(r->n, RIG_SENT_MAX);
     return &r->out[r->n - 1];
 }
 
 static uint32_t my_inc(const rig_t *r)
 {
-    swim_member_view_t v;
-    ck_assert_int_eq(swim_member_find(r->s, "me", &v), 0);
-    return v.incarnation;
+    uint32_t inc;
+    state_of(r, "me", &inc);
+    return inc;
 }
 
 /* ---- spreading our own alive ----------------------------------------------- */
