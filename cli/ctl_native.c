@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sh_log.h"
 #include "shoal/client.h"
 
 static void msg_set(char *err, size_t errcap, const char *s)
@@ -48,6 +49,11 @@ int ctl_native_invoke(const ctl_native_opts_t *o, const char *type, const char *
     *reply = NULL;
     *rlen = 0;
     msg_set(err, errcap, "");
+    /* The client's transport logs its progress (listening, dialling) on
+     * stderr, where the CLI promises one line per failure: keep only the
+     * transport's own errors.  Before shoal_client_new, which starts the
+     * only threads that log. */
+    sh_log_init("shoalctl", SH_LOG_ERROR, false);
     shoal_client_config_t cfg = {
         .node_addr = o->peer,
         .cluster = o->cluster,

@@ -55,6 +55,7 @@ int jrnl_mdb_err(int rc, const char *op)
         return SH_EFULL; /* routine: the writer grows the map */
     case ENOSPC:
     case EDQUOT:
+    case EIO: /* LMDB reports a short write - a disk filling up - as EIO */
         SH_LOGW("jrnl_disk_full", "op=%s err=\"%s\"", op, mdb_strerror(rc));
         return SH_ENOSPACE;
     case ENOMEM:
@@ -135,7 +136,17 @@ static int jrnl_env_create(jrnl_t *j, const jrnl_opts_t *o)
         SH_LOGI("jrnl_stale_readers", "dir=%s cleared=%d", o->dir, dead);
     MDB_envinfo info;
     mdb_env_info(j->env, &info);
-    j->map_size = info.me_mapsize; /* an existing file may be larger */
+    j->map_size = info.me_mapsize;
+    /* LMDB raises a map smaller than the data already there to exactly
+     * the pages in use: the first write would then hit MDB_MAP_FULL.  Give
+     * an existing journal the headroom a growth would (doubling, capped). */
+    if (j->map_size > map) {
+        uint64_t want = jrnl_page_round(j->map_size * 2);
+        if (j->map_max != 0 && want > j->map_max)
+            want = j->map_max;
+        if (want > j->map_size && mdb_env_set_mapsize(j->env, (size_t)want) == 0)
+            j->map_size = want;
+    }
     return 0;
 }
 

@@ -82,7 +82,8 @@ int jrnl_load(jrnl_t *j, const jrnl_ent_t *e, bool use_snapshot, jrnl_load_fn fn
               jrnl_load_info_t *info);
 
 /* Events from seq `from` (>= 1), at most `limit`, in order (no snapshot):
- * the journal API.  *next is the seq after the last one returned (0 when
+ * the journal API.  Events trimmed below a snapshot are skipped: the page
+ * starts at the first event kept at or after `from`.  *next is the seq after the last one returned (0 when
  * there are no more).  Same return codes as jrnl_load. */
 int jrnl_read_events(jrnl_t *j, const jrnl_ent_t *e, uint64_t from, uint32_t limit,
                      jrnl_load_fn fn, void *arg, uint64_t *next);

@@ -32,6 +32,7 @@ typedef struct jrnl_scan {
     uint64_t head;      /* the entity's head */
     uint64_t limit;     /* events at most; 0: no limit */
     bool trim_hint;     /* a snapshot exists: a missing first event was trimmed */
+    bool skip_trimmed;  /* reading pages: start at the first event kept */
     jrnl_load_fn fn;
     void *arg;
     jrnl_buf_t scratch; /* lz4 inflation, reused for every record */
@@ -92,6 +93,8 @@ static int jrnl_scan_events(jrnl_scan_t *s)
         if (rc != 0 || k.mv_size != el + 8 || memcmp(k.mv_data, s->key.b, el) != 0)
             break; /* ran off the entity's events (or the database) */
         uint64_t seq = jrnl_be64_get((const uint8_t *)k.mv_data + el);
+        if (seq != want && want == s->from && s->trim_hint && s->skip_trimmed && seq > want)
+            want = s->from = seq; /* events below a snapshot are gone by design */
         if (seq != want) {
             stop = jrnl_scan_missing(s, want, seq);
             break;
@@ -183,7 +186,7 @@ int jrnl_load(jrnl_t *j, const jrnl_ent_t *e, bool use_snapshot, jrnl_load_fn fn
 int jrnl_read_events(jrnl_t *j, const jrnl_ent_t *e, uint64_t from, uint32_t limit,
                      jrnl_load_fn fn, void *arg, uint64_t *next)
 {
-    jrnl_scan_t s = {.from = from, .limit = limit, .fn = fn, .arg = arg};
+    jrnl_scan_t s = {.from = from, .limit = limit, .fn = fn, .arg = arg, .skip_trimmed = true};
     jrnl_load_info_t info;
 
     *next = 0;
@@ -194,9 +197,9 @@ int jrnl_read_events(jrnl_t *j, const jrnl_ent_t *e, uint64_t from, uint32_t lim
         rc = jrnl_scan_snapshot(&s, false, &info); /* only sets trim_hint */
     if (rc == 0 && limit > 0 && from <= s.head)
         rc = jrnl_scan_events(&s);
-    if (rc == 0 && from <= s.head) {
-        uint64_t last = from + s.count - 1;
-        *next = limit == 0 ? from : (last < s.head ? last + 1 : 0);
+    if (rc == 0 && s.from <= s.head) {
+        uint64_t last = s.from + s.count - 1;
+        *next = limit == 0 ? s.from : (last < s.head ? last + 1 : 0);
     }
     if (rc == SH_ECORRUPT)
         SH_LOGE("jrnl_read_corrupt", "shard=%u type=%s id=%s err=\"%s\"", e->shard, e->type,

@@ -4,7 +4,7 @@
  * snapshots of a table's placement to compare across updates.
  *
  * Header-only (static): each suite is its own executable, and the
- * CMake glob takes only tests/unit/*_test.c as suites.
+ * CMake glob takes only tests/unit/<name>_test.c as suites.
  */
 #ifndef STAB_FIXTURE_H
 #define STAB_FIXTURE_H

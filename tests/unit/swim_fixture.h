@@ -7,7 +7,7 @@
  * `watch`: the rig counts the sends whose gossip suspects it.
  *
  * Header-only (static): each suite is its own executable, and the CMake
- * glob takes only tests/unit/*_test.c as suites.
+ * glob takes only tests/unit/<name>_test.c as suites.
  */
 #ifndef SWIM_FIXTURE_H
 #define SWIM_FIXTURE_H

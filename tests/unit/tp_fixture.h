@@ -6,7 +6,7 @@
  * numbered frames, and dead peers that are sockets we own.
  *
  * Header-only (static): each suite is its own executable, and the CMake
- * glob takes only tests/unit/*_test.c as suites.
+ * glob takes only tests/unit/<name>_test.c as suites.
  */
 #ifndef TP_FIXTURE_H
 #define TP_FIXTURE_H

@@ -5,7 +5,7 @@
  * the events its inner type applies, and snapshot clones.
  *
  * Header-only (static): each suite is its own executable, and the CMake
- * glob takes only tests/unit/*_test.c as suites.
+ * glob takes only tests/unit/<name>_test.c as suites.
  */
 #ifndef TYPES_FIXTURE_H
 #define TYPES_FIXTURE_H

@@ -26,7 +26,7 @@ START_TEST(test_types_snapshot_restore)
     ty->destroy(st, ty->udata);
     ty->destroy(copy, ty->udata);
 
-    ty = type_cart();
+    ty = type_cart(0);
     st = state_new(ty);
     char body[64];
     for (int i = 0; i < 10; i++) {
@@ -69,7 +69,7 @@ START_TEST(test_types_restore_corrupt)
     OK(ty, st, "get", NULL, "{\"value\":7}", 0);
     ty->destroy(st, ty->udata);
 
-    ty = type_cart();
+    ty = type_cart(0);
     st = state_new(ty);
     const char *bad[] = {
         "[]", "{\"items\":{}}", "{\"items\":[{\"itemId\":\"a\",\"quantity\":0}]}",
@@ -116,7 +116,7 @@ START_TEST(test_types_apply_corrupt)
     OK(ty, st, "get", NULL, "{\"value\":9223372036854775807}", 0);
     ty->destroy(st, ty->udata);
 
-    ty = type_cart();
+    ty = type_cart(0);
     st = state_new(ty);
     const char *bad_cart[] = {"{\"a\":\"x\"}", "{\"r\":\"absent\"}", "{\"a\":\"\",\"q\":1}",
                               "{\"a\":\"x\",\"q\":0}", "{\"a\":\"x\",\"q\":1,\"z\":0}",
@@ -203,7 +203,7 @@ START_TEST(test_types_replay)
 {
     sh_rng_t rng;
     sh_rng_seed(&rng, 0x7e57ULL + (uint64_t)_i);
-    const shoal_entity_type_t *types[] = {type_counter(), type_cart(), type_log(),
+    const shoal_entity_type_t *types[] = {type_counter(), type_cart(0), type_log(),
                                           type_ratelimiter(5, 100)};
     const char *probe[] = {"get", "GetItems", "read", "AllowRequest"};
     for (size_t k = 0; k < SH_ARRAY_LEN(types); k++) {

@@ -69,7 +69,7 @@ END_TEST
 
 START_TEST(test_types_cart_items)
 {
-    const shoal_entity_type_t *ty = type_cart();
+    const shoal_entity_type_t *ty = type_cart(0);
     ck_assert_str_eq(ty->name, "cart");
     ck_assert(ty->persistent);
     void *st = state_new(ty);
@@ -93,7 +93,7 @@ END_TEST
 
 START_TEST(test_types_cart_full)
 {
-    const shoal_entity_type_t *ty = type_cart();
+    const shoal_entity_type_t *ty = type_cart(0);
     void *st = state_new(ty);
     char body[64], reply[64];
     for (int i = 0; i < 10; i++) {
@@ -117,7 +117,7 @@ END_TEST
 
 START_TEST(test_types_cart_bad_input)
 {
-    const shoal_entity_type_t *ty = type_cart();
+    const shoal_entity_type_t *ty = type_cart(0);
     void *st = state_new(ty);
     const char *id_msg = "field 'itemId' must be a string of 1 to 128 bytes";
     const char *q_msg = "field 'quantity' must be between 1 and 1000000000";

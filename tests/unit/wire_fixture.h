@@ -4,7 +4,7 @@
  * widest, and decoding that checks nothing leaks on error.
  *
  * Header-only (static): each suite is its own executable, and the CMake
- * glob takes only tests/unit/*_test.c as suites.
+ * glob takes only tests/unit/<name>_test.c as suites.
  */
 #ifndef WIRE_FIXTURE_H
 #define WIRE_FIXTURE_H
