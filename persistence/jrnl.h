@@ -24,6 +24,30 @@
  * any thread at any time, each in its own short read transaction; a
  * read-write lock keeps them out while the writer grows the map
  * (mdb_env_set_mapsize needs no transaction active in the process).
+ * Callbacks (jrnl_load_fn, jrnl_rem_fn) run inside that read transaction:
+ * they must not call jrnl_* nor wait for the writer.
+ *
+ * Changes to the contract as first written (why):
+ *  - Syncing with opts.sync.  The environment is opened MDB_NOMETASYNC
+ *    (not MDB_NOSYNC) when opts.sync is set, so jrnl_txn_commit does one
+ *    fdatasync of the data pages and jrnl_sync then makes the meta page
+ *    durable.  With MDB_NOSYNC the commit writes data pages and the meta
+ *    page with no barrier between them; a power loss before jrnl_sync
+ *    completes could persist a meta page pointing at pages never written
+ *    (LMDB documents MDB_NOSYNC as able to corrupt the database), which
+ *    "--sync full" must not allow.  Cost: two flushes per batch instead
+ *    of one (LMDB's default also does two).  Without opts.sync it is
+ *    MDB_NOSYNC as planned: a process crash loses nothing, a power loss
+ *    may lose recent commits.  One line in jrnl_env_create to revert.
+ *  - jrnl_idem_t.expires_wall_ms == 0 means "never expires".
+ *  - jrnl_txn_idem_sweep looks at a bounded number of records per call
+ *    (8 per deletion allowed + 256) and resumes where the last call
+ *    stopped, so *n can be below the number expired; call it again.
+ *  - jrnl_txn_snapshot also fails with SH_ESEQ for a seq of 0, above the
+ *    head, or below the current snapshot's (events under a newer
+ *    snapshot may be gone already).
+ *  - jrnl_txn_commit answers SH_EFULL (not SH_ENOSPACE) for MDB_MAP_FULL
+ *    below the ceiling, so the writer grows and retries as for a put.
  */
 #ifndef JRNL_H
 #define JRNL_H

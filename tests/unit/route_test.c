@@ -118,14 +118,22 @@ START_TEST(test_route_same_view_one_owner)
 }
 END_TEST
 
-START_TEST(test_route_hop_limit)
+/* n1 with R = 1 in the view {n1, n2}; *s is a shard n2 owns, of which n1
+ * holds no replica. */
+static route_t *r1_pair(uint32_t *s)
 {
     route_t *r = mk("n1", 1);
     stab_member_t v[] = {{"n1", SWIM_ALIVE}, {"n2", SWIM_ALIVE}};
     update(r, v, 2, NULL);
-    uint32_t s = 0;
-    while (route_owns(r, s))
-        s++;
+    for (*s = 0; route_owns(r, *s); (*s)++)
+        ;
+    return r;
+}
+
+START_TEST(test_route_hop_limit)
+{
+    uint32_t s;
+    route_t *r = r1_pair(&s);
     const char *o;
     for (uint8_t h = 0; h < CALL_HOPS_MAX; h++) {
         ck_assert_int_eq(route_decide(r, s, h, NULL, &o), ROUTE_FORWARD);
@@ -386,12 +394,8 @@ END_TEST
  * that disagree) is forwarded back, not served. */
 START_TEST(test_route_non_replica_from_owner_forwards)
 {
-    route_t *r = mk("n1", 1);
-    stab_member_t v[] = {{"n1", SWIM_ALIVE}, {"n2", SWIM_ALIVE}};
-    update(r, v, 2, NULL);
-    uint32_t s = 0;
-    while (route_owns(r, s))
-        s++;
+    uint32_t s;
+    route_t *r = r1_pair(&s);
     const char *o;
     ck_assert_int_eq(route_decide(r, s, 1, "n2", &o), ROUTE_FORWARD);
     ck_assert_str_eq(o, "n2");

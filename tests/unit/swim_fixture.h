@@ -5,6 +5,8 @@
  * sends is decoded, counted, and (the first RIG_SENT_MAX) recorded with
  * what its gossip says about "me".  A suite may also name a member to
  * `watch`: the rig counts the sends whose gossip suspects it.
+ * swim_rules_test.c, whose rig answers probes itself, takes only addr_of
+ * and upd.
  *
  * Header-only (static): each suite is its own executable, and the CMake
  * glob takes only tests/unit/<name>_test.c as suites.

@@ -14,6 +14,7 @@
 #include "sh_err.h"
 #include "swim.h"
 #include "swim_codec.h"
+#include "swim_fixture.h" /* addr_of, upd: members are "<id>" at "<id>.test:1" */
 #include "swim_int.h"
 
 /* ---- a single core fed crafted payloads ---------------------------------- */
@@ -28,25 +29,6 @@ typedef struct solo {
     uint8_t *last_ping; /* a copy of the last PING sent */
     size_t last_len;
 } solo_t;
-
-static char g_addr_buf[8][SWIM_ADDR_MAX];
-
-/* Members of a solo test are "<id>" at "<id>.test:1". */
-static swim_str_t addr_of(const char *id, int buf)
-{
-    snprintf(g_addr_buf[buf], SWIM_ADDR_MAX, "%s.test:1", id);
-    return swim_str_of(g_addr_buf[buf]);
-}
-
-static swim_update_t upd(const char *id, enum swim_state st, uint32_t inc,
-                         const char *by)
-{
-    swim_update_t u = {.id = swim_str_of(id), .addr = addr_of(id, 7),
-                       .state = (uint8_t)st, .incarnation = inc};
-    if (by)
-        u.by = swim_str_of(by);
-    return u;
-}
 
 static void solo_pump(solo_t *so);
 
