@@ -16,6 +16,11 @@
  *       flight (invoke_async): activates N entities on the node (used to
  *       measure a real shoald's memory per active entity).
  *
+ * Environment: BENCH_SHARED=1 makes every caller use the one entity
+ * "shared" (one entity's throughput under concurrency); BENCH_CART=1 makes
+ * HTTP callers send cart AddItem {"itemId":"i<k%10>"} instead of counter
+ * add (every call is a durable write either way).
+ *
  * The secret comes from SHOAL_SECRET.  Output: one JSON object on stdout.
  * A call that fails is counted (errors) and its latency is not recorded;
  * the run fails (exit 1) if more than 1% of calls fail.
@@ -140,14 +145,19 @@ static int http_read_response(http_conn_t *h, bool *close_after)
     }
 }
 
+static bool bench_cart;
+
 /* One POST; the HTTP status, or -1. */
-static int http_call(http_conn_t *h, const char *id)
+static int http_call(http_conn_t *h, const char *id, long k)
 {
-    char req[512];
+    char req[512], body[64];
+    int bl = bench_cart ? snprintf(body, sizeof body, "{\"itemId\":\"i%ld\"}", k % 10)
+                        : snprintf(body, sizeof body, "{\"by\":1}");
     int n = snprintf(req, sizeof req,
-                     "POST /v1.0/actors/counter/%s/method/add HTTP/1.1\r\nHost: %s:%s\r\n"
-                     "Content-Type: application/json\r\nContent-Length: 8\r\n\r\n{\"by\":1}",
-                     id, h->host, h->port);
+                     "POST /v1.0/actors/%s/%s/method/%s HTTP/1.1\r\nHost: %s:%s\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+                     bench_cart ? "cart" : "counter", id, bench_cart ? "AddItem" : "add",
+                     h->host, h->port, bl, body);
     for (int attempt = 0; attempt < 2; attempt++) {
         if (h->fd < 0 && http_connect(h) != 0)
             return -1;
@@ -173,6 +183,7 @@ typedef struct caller {
     shoal_client_t *client;
     http_conn_t *conn;
     long ids;
+    bool shared;
     uint64_t until_ns;
     samples_t lat;
     long errors;
@@ -183,11 +194,14 @@ static void *caller_main(void *arg)
     caller_t *c = arg;
     char id[64];
     for (long k = 0; now_ns() < c->until_ns; k++) {
-        snprintf(id, sizeof id, "b%d-%ld", c->index, k % c->ids);
+        if (c->shared)
+            snprintf(id, sizeof id, "shared");
+        else
+            snprintf(id, sizeof id, "b%d-%ld", c->index, k % c->ids);
         uint64_t t0 = now_ns();
         bool ok;
         if (c->http) {
-            ok = http_call(c->conn, id) == 200;
+            ok = http_call(c->conn, id, k) == 200;
         } else {
             uint8_t *rep;
             size_t len;
@@ -269,6 +283,7 @@ static int cmd_run(bool http, char *addrs, int threads, double secs, long ids)
     uint64_t until = now_ns() + (uint64_t)(secs * 1e9);
     for (int i = 0; i < threads; i++) {
         cs[i] = (caller_t){.index = i, .http = http, .client = clients[i % nn], .ids = ids,
+                           .shared = getenv("BENCH_SHARED") != NULL,
                            .until_ns = until};
         if (http) {
             cs[i].conn = calloc(1, sizeof *cs[i].conn);
@@ -358,6 +373,7 @@ static int cmd_activate(const char *addr, long n, long window)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    bench_cart = getenv("BENCH_CART") != NULL;
     if (argc >= 5 && argc <= 6 && (strcmp(argv[1], "native") == 0 ||
                                    strcmp(argv[1], "http") == 0))
         return cmd_run(strcmp(argv[1], "http") == 0, argv[2], atoi(argv[3]), atof(argv[4]),

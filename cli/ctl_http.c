@@ -89,7 +89,7 @@ static void call_fini(http_call_t *c)
 }
 
 static int call_init(http_call_t *c, const char *url, const char *method,
-                     const char *body, size_t blen)
+                     const char *body, size_t blen, const char *const *hdrs)
 {
     int rv;
     if ((rv = nng_url_parse(&c->url, url)) != 0 ||
@@ -105,12 +105,15 @@ static int call_init(http_call_t *c, const char *url, const char *method,
             (rv = nng_http_req_copy_data(c->req, body, blen)) != 0)
             return rv;
     }
+    for (size_t i = 0; hdrs && hdrs[i] && hdrs[i + 1]; i += 2)
+        if ((rv = nng_http_req_set_header(c->req, hdrs[i], hdrs[i + 1])) != 0)
+            return rv;
     return 0;
 }
 
 int ctl_http_request(const char *node, const char *method, const char *path,
-                     const char *body, size_t blen, uint32_t timeout_ms,
-                     ctl_http_res_t *res, char *err, size_t errcap)
+                     const char *body, size_t blen, const char *const *hdrs,
+                     uint32_t timeout_ms, ctl_http_res_t *res, char *err, size_t errcap)
 {
     memset(res, 0, sizeof(*res));
     char url[512];
@@ -119,7 +122,7 @@ int ctl_http_request(const char *node, const char *method, const char *path,
         return SH_EBAD_REQUEST;
     }
     http_call_t c = {0};
-    int rv = call_init(&c, url, method, body, blen);
+    int rv = call_init(&c, url, method, body, blen, hdrs);
     if (rv == 0) {
         nng_aio_set_timeout(c.aio, timeout_ms ? (nng_duration)timeout_ms : NNG_DURATION_DEFAULT);
         nng_http_client_transact(c.cli, c.req, c.res, c.aio);

@@ -26,7 +26,9 @@ typedef struct ctl_http_res {
 
 /* Send `method` `path` (starting with '/') to node "HOST:PORT" (or a full
  * "http://HOST:PORT" URL) with an optional body (Content-Type
- * application/json when blen > 0) and wait at most timeout_ms.
+ * application/json when blen > 0) and extra headers (hdrs: name, value,
+ * name, value, ..., NULL; or NULL for none; copied), and wait at most
+ * timeout_ms.
  *   0                a response arrived, whatever its status; *res is
  *                    filled and the caller releases it with ctl_http_res_fini.
  *   SH_EBAD_REQUEST  node or path does not make a URL.
@@ -37,8 +39,8 @@ typedef struct ctl_http_res {
  * On error, err (errcap bytes) holds the cause as text (nng's wording,
  * e.g. "Connection refused") and *res is zeroed. */
 int ctl_http_request(const char *node, const char *method, const char *path,
-                     const char *body, size_t blen, uint32_t timeout_ms,
-                     ctl_http_res_t *res, char *err, size_t errcap);
+                     const char *body, size_t blen, const char *const *hdrs,
+                     uint32_t timeout_ms, ctl_http_res_t *res, char *err, size_t errcap);
 
 /* Free the body; accepts a zeroed or already released res. */
 void ctl_http_res_fini(ctl_http_res_t *res);

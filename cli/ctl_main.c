@@ -15,7 +15,9 @@
  * (include/shoal/client.h, ctl_native.c) with the cluster's name, secret
  * and shard count, and prints the same reply and the same kind of error
  * line.  An explicit --node on the command line beats a SHOAL_PEER from
- * the environment (flags beat the environment, as for SHOAL_NODE).
+ * the environment (flags beat the environment, as for SHOAL_NODE).  An
+ * --idempotency-key goes with the call either way: in the native call's
+ * options, or as the API's Idempotency-Key header.
  *
  * Exit codes: 0 success; 1 the node was unreachable, answered with an
  * error, or (health) is not ready; 2 a usage error.  Every failure prints
@@ -41,17 +43,19 @@
 #include "sh_err.h"
 #include "sh_time.h"
 
-/* METHOD path [body]; on success *doc is the parsed JSON body (NULL if
- * the body is not JSON or empty), *status the HTTP status and, if raw is
- * not NULL, *raw the body as received (caller frees).  Returns an exit
- * code, having printed the one-line error, or CTL_EXIT_OK. */
+/* METHOD path [body] with extra headers hdrs (ctl_http_request's form, or
+ * NULL); on success *doc is the parsed JSON body (NULL if the body is not
+ * JSON or empty), *status the HTTP status and, if raw is not NULL, *raw
+ * the body as received (caller frees).  Returns an exit code, having
+ * printed the one-line error, or CTL_EXIT_OK. */
 static int api_call(const ctl_opts_t *o, const char *method, const char *path,
-                    const char *body, int *status, json_t **doc, char **raw)
+                    const char *body, const char *const *hdrs, int *status, json_t **doc,
+                    char **raw)
 {
     ctl_http_res_t res;
     char err[256];
     *doc = NULL;
-    int rc = ctl_http_request(o->node, method, path, body, body ? strlen(body) : 0,
+    int rc = ctl_http_request(o->node, method, path, body, body ? strlen(body) : 0, hdrs,
                               o->timeout_ms, &res, err, sizeof(err));
     if (rc == SH_ETIMEOUT) {
         ctl_fail("no answer from %s within %u ms (%s)", o->node, o->timeout_ms, err);
@@ -74,7 +78,7 @@ static int api_call(const ctl_opts_t *o, const char *method, const char *path,
 
 static int api_get(const ctl_opts_t *o, const char *path, int *status, json_t **doc)
 {
-    return api_call(o, "GET", path, NULL, status, doc, NULL);
+    return api_call(o, "GET", path, NULL, NULL, status, doc, NULL);
 }
 
 /* An API error document {"errorCode":..,"message":..} as one line. */
@@ -323,17 +327,14 @@ static int cmd_invoke(const ctl_opts_t *o)
     json_decref(check);
     if (o->peer)
         return invoke_native(o, o->args[2], body);
-    if (o->nat.idem_key) {
-        ctl_fail("--idempotency-key needs --peer: the HTTP API takes no idempotency key");
-        return CTL_EXIT_USAGE;
-    }
     int ex = entity_path(o->args[1], o->args[2], path, sizeof(path));
     if (ex != CTL_EXIT_OK)
         return ex;
     int status = 0;
     json_t *doc;
     char *raw = NULL;
-    ex = api_call(o, "POST", path, body, &status, &doc, &raw);
+    const char *idem[] = {"Idempotency-Key", o->nat.idem_key, NULL};
+    ex = api_call(o, "POST", path, body, o->nat.idem_key ? idem : NULL, &status, &doc, &raw);
     if (ex != CTL_EXIT_OK)
         return ex;
     if (status != 200)

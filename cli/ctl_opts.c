@@ -49,16 +49,18 @@ const char ctl_usage_text[] =
     "  --from SEQ         first sequence number to show (default: the server's)\n"
     "  --limit N          at most N events, 1..100000 (default: the server's)\n"
     "\n"
-    "invoke over the native client (the cluster's own frames, include/shoal/client.h):\n"
-    "  --peer HOST:PORT   a node's CLUSTER address (its --bind/--advertise; env\n"
-    "                     SHOAL_PEER, ignored when --node is given); without it,\n"
-    "                     invoke uses the HTTP API\n"
+    "invoke:\n"
+    "  --idempotency-key K\n"
+    "                     sent with the call (1..128 bytes; over HTTP as the\n"
+    "                     Idempotency-Key header): a retry with the same key takes\n"
+    "                     effect once and gets the first call's reply\n"
+    "  --peer HOST:PORT   call through the native client (the cluster's own frames)\n"
+    "                     to this node's CLUSTER address (its --bind/--advertise;\n"
+    "                     env SHOAL_PEER, ignored when --node is given) instead of\n"
+    "                     the HTTP API; with it:\n"
     "  --cluster NAME     the cluster's name (env SHOAL_CLUSTER, default shoal)\n"
     "  --secret S         the cluster secret (better: env SHOAL_SECRET; default none)\n"
-    "  --shards N         the cluster's shard count (env SHOAL_SHARDS, default 256)\n"
-    "  --idempotency-key K\n"
-    "                     sent with the call (1..128 bytes): a retry with the same\n"
-    "                     key takes effect once\n";
+    "  --shards N         the cluster's shard count (env SHOAL_SHARDS, default 256)\n";
 
 void ctl_fail(const char *fmt, ...)
 {

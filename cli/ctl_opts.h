@@ -27,7 +27,7 @@ typedef struct ctl_opts {
     /* invoke over the native client (peer NULL: over HTTP) */
     const char *peer;
     bool peer_given; /* --peer on the command line, not SHOAL_PEER */
-    ctl_native_opts_t nat;
+    ctl_native_opts_t nat; /* nat.idem_key: also sent over HTTP (Idempotency-Key) */
     /* journal */
     int64_t from, limit; /* CTL_JOURNAL_UNSET when not given */
     const char *args[CTL_ARGS_MAX]; /* the command and its arguments */

@@ -13,7 +13,8 @@
  *   client_smoke errors NODE
  *       unknown type -> SHOAL_ENOT_FOUND, bad arguments -> SHOAL_EBAD_REQUEST
  *       without sending, an oversized body -> SHOAL_ETOO_BIG, a cart's 11th
- *       item -> SHOAL_ECONFLICT "cart is full".
+ *       item -> SHOAL_ECONFLICT "cart is full", an idempotency key of 129
+ *       bytes -> SHOAL_EBAD_REQUEST without sending, one of 128 accepted.
  *   client_smoke unreachable ADDR TIMEOUT_MS
  *       a call to an address nobody listens on answers SHOAL_ETIMEOUT or
  *       SHOAL_EUNAVAILABLE, by the deadline (+ 2 s of slack for a loaded box).
@@ -264,10 +265,26 @@ static int cmd_errors(const char *node)
     const char *eleventh = "{\"itemId\":\"x\",\"quantity\":1}";
     expect(c, "cart", "smoke-full", "AddItem", eleventh, strlen(eleventh), SHOAL_ECONFLICT,
            "cart is full");
+    /* Idempotency keys: up to SHOAL_CLIENT_IDEM_MAX bytes travel with the
+     * call; one byte more is refused before sending. */
+    char key[SHOAL_CLIENT_IDEM_MAX + 2];
+    memset(key, 'k', sizeof key - 1);
+    key[sizeof key - 1] = '\0';
+    shoal_client_call_opts_t co = {.idem_key = key};
+    char msg[SHOAL_CLIENT_ERRMSG_MAX];
+    int rc = shoal_client_invoke_opts(c, "counter", "e-idem", "get", NULL, 0, &co, NULL, NULL,
+                                      msg, sizeof msg);
+    if (rc != SHOAL_EBAD_REQUEST)
+        FAIL("129-byte idempotency key: got %d %s (%s)", rc, shoal_client_err_name(rc), msg);
+    key[SHOAL_CLIENT_IDEM_MAX] = '\0';
+    rc = shoal_client_invoke_opts(c, "counter", "e-idem", "get", NULL, 0, &co, NULL, NULL, msg,
+                                  sizeof msg);
+    if (rc != 0)
+        FAIL("128-byte idempotency key: got %d %s (%s)", rc, shoal_client_err_name(rc), msg);
     shoal_client_stats_t st;
     shoal_client_stats_get(c, &st);
-    if (st.sent != 14) /* the three bad-argument calls never left */
-        FAIL("sent %" PRIu64 " frames, want 14", st.sent);
+    if (st.sent != 15) /* the four bad-argument calls never left */
+        FAIL("sent %" PRIu64 " frames, want 15", st.sent);
     shoal_client_free(c);
     printf("errors ok\n");
     return 0;

@@ -3,7 +3,8 @@
 
 TestCliNative: `shoalctl invoke --peer` (the native client to a node's
 CLUSTER port) against a real 2-node cluster: the same output as the HTTP
-path, both nodes as the peer (one of them forwards), not_found for an
+path, both nodes as the peer (one of them forwards), --idempotency-key
+taking effect once across nodes and paths, not_found for an
 unknown type, a wrong secret or cluster name refused with a clear one-line
 error and exit 1, an unreachable peer answered by the deadline,
 SHOAL_PEER/SHOAL_SECRET from the environment and --node beating SHOAL_PEER.
@@ -123,19 +124,33 @@ class TestCliNative(unittest.TestCase):
         self.assertEqual(via_peer.stdout, via_http.stdout)
         self.assertEqual(via_peer.stdout, '{\n  "value": 6\n}\n')
 
-    def test_idempotency_key_is_accepted(self):
-        r = self.native(self.n1, "invoke", "counter/cli-native-idem", "add", '{"by":1}',
-                        "--idempotency-key", "cli-native-k1")
+    def test_idempotency_key_takes_effect_once(self):
+        ent = "counter/cli-native-idem"
+        # A retry with the same key answers the first call's reply and adds
+        # nothing, through either node, over either path: the key is the
+        # entity's, not the transport's.
+        for peer in (self.n1, self.n2, self.n1):
+            r = self.native(peer, "invoke", ent, "add", '{"by":1}',
+                            "--idempotency-key", "cli-native-k1")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout), {"value": 1})
+        r = self.http(self.n2, "invoke", ent, "add", '{"by":1}', "--idempotency-key",
+                      "cli-native-k1")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(json.loads(r.stdout), {"value": 1})
-        r = self.native(self.n1, "invoke", "counter/cli-native-idem", "get",
-                        "--idempotency-key", "k" * 129)
-        self.assertEqual(r.returncode, 2)
-        self.assert_one_error_line(r, "shoalctl: --idempotency-key: at most 128 bytes")
-        # Over HTTP there is no key to send: refused, not ignored.
-        r = self.http(self.n1, "invoke", "counter/x", "get", "--idempotency-key", "k")
-        self.assertEqual(r.returncode, 2)
-        self.assert_one_error_line(r, "shoalctl: --idempotency-key needs --peer")
+        r = self.http(self.n1, "invoke", ent, "add", '{"by":1}', "--idempotency-key=cli-k2")
+        self.assertEqual(json.loads(r.stdout), {"value": 2})
+        r = self.native(self.n2, "invoke", ent, "add", '{"by":1}', "--idempotency-key", "cli-k2")
+        self.assertEqual(json.loads(r.stdout), {"value": 2})
+        r = self.native(self.n2, "invoke", ent, "add", '{"by":1}')  # no key: runs
+        self.assertEqual(json.loads(r.stdout), {"value": 3})
+        # Bounds: 128 bytes go, 129 are a usage error on both paths.
+        r = self.native(self.n1, "invoke", ent, "get", "--idempotency-key", "k" * 128)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for run in (self.native, self.http):
+            r = run(self.n1, "invoke", ent, "get", "--idempotency-key", "k" * 129)
+            self.assertEqual(r.returncode, 2)
+            self.assert_one_error_line(r, "shoalctl: --idempotency-key: at most 128 bytes")
 
     def test_unknown_type_is_not_found(self):
         r = self.native(self.n2, "invoke", "nosuchtype/x", "get")
