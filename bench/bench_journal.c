@@ -314,10 +314,10 @@ static void bj_recovery(void)
         die("load with snapshot", rc);
     printf("\nrecovery of one entity with %ld events (%d-byte payloads; written in %.1f s):\n",
            bj_events, BJ_EV_SIZE, tw);
-    printf("  no snapshot           %9.3f s  (%llu items, %.0f events/s)\n", t1,
+    printf("  no snapshot           %9.3f ms (%llu items, %.0f events/s)\n", t1 * 1e3,
            (unsigned long long)n1, (double)n1 / t1);
-    printf("  snapshot at %-9llu %9.3f s  (%llu items: snapshot + %llu events)\n",
-           (unsigned long long)snap_at, t2, (unsigned long long)n2,
+    printf("  snapshot at %-9llu %9.3f ms (%llu items: snapshot + %llu events)\n",
+           (unsigned long long)snap_at, t2 * 1e3, (unsigned long long)n2,
            (unsigned long long)(n2 - 1));
     free(buf);
     bj_close(j, dir);

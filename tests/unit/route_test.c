@@ -237,6 +237,27 @@ START_TEST(test_route_disagreeing_views_end_unavailable)
 }
 END_TEST
 
+/* A call for shard s entering at r[start], routed through each node's
+ * route_decide with the forwarder's id, as the RPC frame's source passes
+ * it (ids[i] is r[i]'s id, "n1".."n9").  It must end ROUTE_LOCAL within
+ * CALL_HOPS_MAX forwards; returns where, *hops how many it took. */
+static int walk(route_t *const *r, const char *const *ids, int start, uint32_t s,
+                uint8_t *hops)
+{
+    int at = start;
+    const char *o, *from = NULL;
+    enum route_action act;
+    *hops = 0;
+    while ((act = route_decide(r[at], s, *hops, from, &o)) == ROUTE_FORWARD) {
+        from = ids[at];
+        at = o[1] - '1';
+        ck_assert_str_eq(ids[at], o);
+        ck_assert_uint_le(++*hops, CALL_HOPS_MAX);
+    }
+    ck_assert_int_eq(act, ROUTE_LOCAL);
+    return at;
+}
+
 /* Views that differ but converge on an owner: n1 still sees n3 (dead to
  * the others); every call ends local somewhere within the hop limit. */
 START_TEST(test_route_partial_views_still_deliver)
@@ -250,17 +271,8 @@ START_TEST(test_route_partial_views_still_deliver)
     update(r[2], v1, 3, NULL); /* n3 thinks itself alive */
     for (uint32_t s = 0; s < S; s++)
         for (int start = 0; start < 2; start++) {
-            int at = start;
-            uint8_t hops = 0;
-            const char *o, *from = NULL;
-            enum route_action act;
-            while ((act = route_decide(r[at], s, hops, from, &o)) == ROUTE_FORWARD) {
-                from = ids[at];
-                at = o[1] - '1';
-                ck_assert_str_eq(ids[at], o);
-                hops++;
-            }
-            ck_assert_int_eq(act, ROUTE_LOCAL);
+            uint8_t hops;
+            walk(r, ids, start, s, &hops);
             ck_assert_uint_le(hops, 2);
         }
     for (int i = 0; i < 3; i++)
@@ -368,16 +380,8 @@ START_TEST(test_route_bounce_ends_within_two_hops)
             update(r[i], is_new ? vnew : vold, is_new ? 6 : 5, NULL);
         }
         for (int start = 0; start < 6; start++) {
-            int at = start;
-            uint8_t hops = 0;
-            const char *o, *from = NULL;
-            enum route_action act;
-            while ((act = route_decide(r[at], s, hops, from, &o)) == ROUTE_FORWARD) {
-                from = ids6[at];
-                at = o[1] - '1';
-                hops++;
-            }
-            ck_assert_int_eq(act, ROUTE_LOCAL);
+            uint8_t hops;
+            int at = walk(r, ids6, start, s, &hops);
             ck_assert_uint_le(hops, 2);
             ck_assert(r[at] == a || r[at] == b);
         }
