@@ -414,9 +414,12 @@ class TestPassivation(unittest.TestCase):
                    "both entities passivated")
         self.assertGreaterEqual(n.metric("shoal_passivations_total"), 2)
         self.assertIs(self.locate("counter", "p1")["active"], False)
-        # Reactivated on the next call, from scratch: no persistence yet.
-        self.assertEqual(invoke(n, "counter", "p1", "get"), (200, {"value": 0}))
-        self.assertEqual(invoke(n, "cart", "p2", "GetItems"), (200, {"items": []}))
+        # Reactivated on the next call, recovered from the journal (and the
+        # snapshot written on passivation).
+        self.assertEqual(invoke(n, "counter", "p1", "get"), (200, {"value": 7}))
+        self.assertEqual(invoke(n, "cart", "p2", "GetItems"),
+                         (200, {"items": [{"itemId": "a", "quantity": 1}]}))
+        self.assertGreaterEqual(n.metric("shoal_snapshots_total"), 2)
         self.assertEqual(n.metric("shoal_activations_total"), act0 + 2)
         self.assertIs(self.locate("counter", "p1")["active"], True)
 
