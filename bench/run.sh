@@ -6,7 +6,7 @@ set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 status=0
-for b in "$here"/membership.py "$here"/entities.py; do
+for b in "$here"/membership.py "$here"/entities.py "$here"/persist.py; do
   echo "bench: $(basename "$b")"
   PYTHONDONTWRITEBYTECODE=1 python3 "$b" "$build" || { echo "bench: $(basename "$b") FAILED"; status=1; }
 done

@@ -101,6 +101,10 @@ demo_summary() {
   printf 'cart/cart-1    = '
   demo_ctl --node "${nodes_http[2]}" invoke cart/cart-1 GetItems
   echo
+  echo "counter/visits journal, last entries (durable in .run/: the next make run adds to it):"
+  demo_ctl --node "${nodes_http[0]}" journal counter/visits --limit 1000 |
+    { read -r head; echo "  $head"; tail -n 3 | sed 's/^/  /'; }
+  echo
   {
     demo_ctl --node "${nodes_http[1]}" locate counter/visits
     for i in 1 2 3 4; do # each asked through another node: same answer
