@@ -303,6 +303,29 @@ class TestReminders(unittest.TestCase):
         self.assertEqual(self.rem(n, "r2", "once", "GET")[0], 404)
         self.assertEqual(self.rem(n, "r3", "bad", body={"dueTime": "soon"})[0], 400)
 
+    def test_fires_on_the_owner_only(self):
+        c = Cluster(19080, "rem-owner")
+        self.addCleanup(c.close)
+        nodes = [c.add(i).start() for i in (1, 2)]
+        for nd in nodes:
+            nd.wait_ready()
+        wait_until(lambda: c.all_see(["n1", "n2"], "alive"), scaled(20), "both alive")
+        wait_until(lambda: len({json.dumps([s["owner"] for s in nd.get("/v1/cluster/shards")[1]
+                                            ["shards"]]) for nd in nodes}) == 1,
+                   scaled(10), "identical shard tables")
+        # an entity owned by n2, its reminder set through n1
+        ent = next(f"o{i}" for i in range(1000)
+                   if nodes[0].get(f"/v1/cluster/locate/counter/o{i}")[1]["owner"] == "n2")
+        spec = {"dueTime": "0.3s", "period": "0.3s", "data": {"by": 1}}
+        self.assertEqual(call(nodes[0], "PUT", f"{ACTORS}/counter/{ent}/reminders/r", spec)[0],
+                         204)
+        wait_until(lambda: (journal(nodes[1], "counter", ent)[1] or {}).get("last_seq", 0) >= 3,
+                   scaled(10), "fires on the owner")
+        self.assertEqual(nodes[1].metric("shoal_reminders_scheduled"), 1)
+        self.assertEqual(nodes[0].metric("shoal_reminders_scheduled"), 0)
+        self.assertEqual(nodes[0].metric("shoal_reminders_fired_total"), 0)
+        self.assertGreaterEqual(nodes[1].metric("shoal_reminders_fired_total"), 3)
+
     def test_cart_ttl(self):
         _, n = one_node(self, 19070, "ttl", ["--cart-ttl", "2s"])
         self.assertEqual(invoke(n, "cart", "t1", "AddItem", {"itemId": "a"})[0], 200)
