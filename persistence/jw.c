@@ -117,7 +117,11 @@ static int jw_req_check(jrnl_txn_t *t, const jw_req_t *r)
         rc = jrnl_ev_check(r->ev, r->ev_len, r->ev_n);
     if (rc != 0)
         return rc;
-    if (r->ev_n > 0 && r->first_seq != head + 1)
+    /* With purge the head restarts at 0 (head stays 0 here).  A request
+     * without events but with a first_seq still states what it was based
+     * on - a reply or idempotency record computed from state up to
+     * first_seq - 1 - so after a failed append it must fail too. */
+    if ((r->ev_n > 0 || r->first_seq != 0) && r->first_seq != head + 1)
         return SH_ESEQ;
     uint64_t top = head + r->ev_n;
     if (r->snap_seq != 0 && r->snap_seq > top)

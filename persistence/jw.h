@@ -51,7 +51,9 @@ typedef struct jw_rem_op {
 typedef struct jw_req {
     struct jw_req *next;    /* owned by jw while queued */
     jrnl_ent_t ent;
-    /* events: n records [u32 len][bytes] as shoal_turn's buffer; n may be 0 */
+    /* events: n records [u32 len][bytes] as shoal_turn's buffer; n may be 0.
+     * first_seq: the seq the first event gets, head + 1; also checked when
+     * n is 0 unless first_seq is 0 (a request that depends on no state). */
     uint64_t first_seq;
     uint32_t ev_n;
     const uint8_t *ev;
