@@ -173,6 +173,7 @@ typedef struct ent_pend {
     call_t *dups;             /* idempotent retries waiting for this commit */
     uint8_t *ev, *snap, *idem_reply; /* owned buffers req points into */
     bool submitted;
+    bool completed;           /* the writer is done with it (release waits for the head) */
     int err;                  /* a held error reply (ent_jrnl_hold_error), else 0 */
     char errmsg[CALL_MSG_MAX];
     jw_req_t req;             /* req.arg = this pend */

@@ -404,6 +404,7 @@ void ent_jrnl_done(struct wrk *w, ent_pend_t *p)
 {
     ent_t *e = p->e;
     int status = p->req.status;
+    p->completed = true;
     if (status != 0) {
         WRK_INC(w, commits_failed);
         SH_LOGW("journal_commit_failed", "type=%s id=%s seq=%llu err=\"%s\"", p->req.ent.type,
@@ -414,20 +415,19 @@ void ent_jrnl_done(struct wrk *w, ent_pend_t *p)
         pend_free(p);
         return;
     }
-    /* Writer completions come in submission order; barriers sit between. */
-    SH_ASSERT(e->pq_head == p);
-    e->pq_head = p->qnext;
-    if (!e->pq_head)
-        e->pq_tail = NULL;
-    if (status != 0)
-        e->flags |= ENT_F_BROKEN;
-    pend_release(w, p, status);
-    pend_free(p);
-    while ((p = e->pq_head) && !p->submitted) {
+    /* The writer completes in submission order, but a request it never
+     * took (queue full) comes back at once, ahead of older ones: release
+     * strictly from the head, as far as completions and barriers allow. */
+    while ((p = e->pq_head) && (p->completed || !p->submitted)) {
         e->pq_head = p->qnext;
         if (!e->pq_head)
             e->pq_tail = NULL;
-        pend_release(w, p, (e->flags & ENT_F_BROKEN) ? SH_EUNAVAILABLE : 0);
+        if (p->submitted && p->req.status != 0)
+            e->flags |= ENT_F_BROKEN;
+        int st = p->submitted ? p->req.status : (e->flags & ENT_F_BROKEN) ? SH_EUNAVAILABLE : 0;
+        if (st == 0 && (e->flags & ENT_F_BROKEN))
+            st = SH_EUNAVAILABLE; /* computed on state that an earlier failure lost */
+        pend_release(w, p, st);
         pend_free(p);
     }
     if (!e->pq_head)
@@ -439,8 +439,8 @@ void ent_jrnl_detach(ent_t *e)
     for (ent_pend_t *p = e->pq_head, *nx; p; p = nx) {
         nx = p->qnext;
         p->e = NULL;
-        if (!p->submitted) { /* a barrier: nothing will complete it */
-            pend_release(p->w, p, SH_EUNAVAILABLE);
+        if (!p->submitted || p->completed) { /* nothing will complete it again */
+            pend_release(p->w, p, p->submitted ? p->req.status : SH_EUNAVAILABLE);
             pend_free(p);
         }
     }
