@@ -76,6 +76,8 @@ static void mx_labeled(mx_buf_t *b, const char *name, const char *label, const c
     mx_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, lv, (unsigned long long)v);
 }
 
+static void mx_gauge(mx_buf_t *b, const char *name, const char *help, uint64_t v);
+
 static void mx_counter(mx_buf_t *b, const char *name, const char *help, uint64_t v)
 {
     mx_family(b, name, "counter", help);
@@ -125,6 +127,9 @@ static void mx_render_frames(mx_buf_t *b, const metrics_snapshot_t *s)
     mx_family(b, "shoal_transport_queued_frames", "gauge",
               "Frames waiting in the per-peer send queues.");
     mx_value(b, "shoal_transport_queued_frames", s->queued_frames);
+    mx_gauge(b, "shoal_transport_peers", "Peers in the transport's peer table.", s->tp_peers);
+    mx_counter(b, "shoal_transport_peers_evicted_total",
+               "Peers forgotten: connection down or never up, and idle.", s->tp_peers_evicted);
 }
 
 /* A histogram from per-bucket counts (bounds[i] is bucket i's upper
@@ -303,5 +308,7 @@ void metrics_collect(metrics_snapshot_t *s, const swim_t *core, const swim_io_co
         s->dropped[SWIM_IO_DROP_SEND_ERROR] += tp->drop_send_error;
         s->dropped[SWIM_IO_DROP_FAULT] += tp->drop_fault;
         s->queued_frames = tp->queued_frames;
+        s->tp_peers = tp->peers;
+        s->tp_peers_evicted = tp->peers_evicted;
     }
 }

@@ -32,6 +32,7 @@ typedef struct metrics_snapshot {
     uint64_t frames_in, frames_out;
     uint64_t dropped[SWIM_IO_DROP_COUNT]; /* indexed by enum swim_io_drop */
     uint64_t queued_frames;
+    uint64_t tp_peers, tp_peers_evicted; /* transport peer table */
     /* Entity runtime: worker counters summed over workers (lat_buckets and
      * depth_buckets per bucket, not cumulative), forwarding, routing. */
     wrk_stats_t wrk;

@@ -165,10 +165,13 @@ static inline int dead_peer(bool listen_, char addr[TP_ADDR_MAX])
     return fd;
 }
 
+/* The first n frames are first, first+1, ...  Only RX_MAX are recorded
+ * (a slow sweep under ASan may send more); the count is checked by the
+ * caller's rx_wait. */
 static inline void assert_in_order(rx_t *r, uint32_t first, size_t n)
 {
     pthread_mutex_lock(&r->mu);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && i < RX_MAX; i++)
         ck_assert_msg(r->seqs[i] == first + i, "frame %zu is seq %u", i, r->seqs[i]);
     pthread_mutex_unlock(&r->mu);
 }
