@@ -291,7 +291,8 @@ void ent_pends_drained(struct wrk *w, ent_t *e);
 int ent_jrnl_recover(struct wrk *w, ent_t *e);
 /* The turn succeeded and its events are applied: hold its output (reply,
  * tells) until durable, submitting what it must write.  True if held:
- * the call, reply and tells moved out of t.  False: release them now. */
+ * the call, reply and tells moved out of t (or, out of memory, the call
+ * failed and the entity reloads).  False: release them now. */
 bool ent_jrnl_hold(struct shoal_turn *t);
 /* The turn failed with status: hold the error reply behind e's pending
  * commits, and submit a reminder fire's update.  True if t->call moved. */

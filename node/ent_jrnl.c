@@ -279,8 +279,21 @@ bool ent_jrnl_hold(struct shoal_turn *t)
     if (!writes && !e->pq_head)
         return false;
     ent_pend_t *p = pend_new(w, e->shard, e->type->name, e->id, idem ? c->idem_key : NULL);
-    if (!p)
-        return false; /* release now: better an early reply than none */
+    if (!p) {
+        /* The state may hold effects that can no longer be made durable
+         * or gated: fail the call, drop the output, reload the entity. */
+        if (c)
+            call_complete(c, SH_ENOMEM, NULL, 0, "out of memory holding a turn's output");
+        t->call = NULL;
+        for (call_t *x = t->tells_head, *nx; x; x = nx) {
+            nx = x->next;
+            call_free(x);
+        }
+        t->tells_head = t->tells_tail = NULL;
+        t->ntells = 0;
+        e->flags |= ENT_F_BROKEN;
+        return true;
+    }
     pend_take_output(p, t);
     WRK_INC(w, commits_held);
     if (!writes) {
