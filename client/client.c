@@ -327,12 +327,87 @@ int shoal_client_new(shoal_client_t **out, const shoal_client_config_t *cfg)
     return 0;
 }
 
+/* Closing the transport on a thread of its own, waited for with a bound:
+ * nng 1.5's nng_close() can hang forever when a pipe is being set up as
+ * the socket closes (nanomsg/nng#1543, #1813; seen here about once in 40
+ * frees of a client with calls in flight, on a loaded machine).  The
+ * closer owns this struct with the caller: the last one out frees it. */
+typedef struct cl_closer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    int refs;
+    tp_t *tp;
+} cl_closer_t;
+
+static void cl_closer_unref(cl_closer_t *k)
+{
+    pthread_mutex_lock(&k->mu);
+    bool last = --k->refs == 0;
+    pthread_mutex_unlock(&k->mu);
+    if (last) {
+        pthread_cond_destroy(&k->cv);
+        pthread_mutex_destroy(&k->mu);
+        free(k);
+    }
+}
+
+static void *cl_closer_main(void *arg)
+{
+    cl_closer_t *k = arg;
+    tp_free(k->tp); /* no receive callback runs after this */
+    pthread_mutex_lock(&k->mu);
+    k->done = true;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    cl_closer_unref(k);
+    return NULL;
+}
+
+#define CL_CLOSE_WAIT_MS 5000
+
+/* tp_free(tp) within CL_CLOSE_WAIT_MS.  False if it did not return: the
+ * transport (and anything its callbacks may touch) must then stay. */
+static bool cl_tp_close_bounded(tp_t *tp)
+{
+    cl_closer_t *k = calloc(1, sizeof *k);
+    pthread_t th;
+    if (!k) {
+        tp_free(tp);
+        return true;
+    }
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cv, NULL);
+    k->refs = 2;
+    k->tp = tp;
+    if (pthread_create(&th, NULL, cl_closer_main, k) != 0) {
+        k->refs = 1;
+        cl_closer_main(k); /* closes inline and frees k */
+        return true;
+    }
+    pthread_detach(th);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += CL_CLOSE_WAIT_MS / 1000;
+    pthread_mutex_lock(&k->mu);
+    while (!k->done && pthread_cond_timedwait(&k->cv, &k->mu, &ts) == 0)
+        ;
+    bool done = k->done;
+    pthread_mutex_unlock(&k->mu);
+    cl_closer_unref(k);
+    return done;
+}
+
 void shoal_client_free(shoal_client_t *c)
 {
     if (!c)
         return;
-    tp_free(c->tp); /* no receive callback runs after this */
-    c->tp = NULL;
+    bool closed = c->tp ? cl_tp_close_bounded(c->tp) : true;
+    if (!closed)
+        fprintf(stderr, "shoal_client: the transport did not close within %d ms (an nng "
+                        "close hang); its memory is left behind\n", CL_CLOSE_WAIT_MS);
+    else
+        c->tp = NULL;
     pthread_mutex_lock(&c->mu);
     c->stopping = true;
     pthread_cond_signal(&c->sweep_cv);
@@ -343,6 +418,8 @@ void shoal_client_free(shoal_client_t *c)
     if (c->slots)
         cl_fail_all_locked(c, SHOAL_EUNAVAILABLE, "client closed");
     pthread_mutex_unlock(&c->mu);
+    if (!closed)
+        return; /* a receive callback may still hold c: leave it */
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->sweep_cv);
     free(c->slots);
