@@ -366,6 +366,73 @@ START_TEST(damaged_journal_refuses_calls)
 }
 END_TEST
 
+/* ---- a writer queue that is full */
+static pthread_mutex_t g_gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_gate_cv = PTHREAD_COND_INITIALIZER;
+static int g_gate_state; /* 0 idle, 1 writer parked in the gate, 2 released */
+
+static void gate_done(jw_req_t *r)
+{
+    pthread_mutex_lock(&g_gate_mu);
+    g_gate_state = 1;
+    pthread_cond_broadcast(&g_gate_cv);
+    while (g_gate_state != 2)
+        pthread_cond_wait(&g_gate_cv, &g_gate_mu);
+    pthread_mutex_unlock(&g_gate_mu);
+}
+
+static void noop_done(jw_req_t *r) { (void)r; }
+
+/* An entity's second turn is refused by the full writer queue (busy) and
+ * comes back at once, while its first is still queued: its error must not
+ * overtake the first turn's reply, and the entity then reloads from what
+ * is durable. */
+START_TEST(refused_submit_waits_for_earlier_commits)
+{
+    rt_start(0, 0);
+    ck_assert_str_eq(call1("q1", "add", "1", NULL).reply, "1"); /* active, seq 1 */
+    jw_req_t gate = {.ent = {.shard = 0, .type = "p", .id = "gate"}, .done = gate_done};
+    ck_assert_int_eq(jw_submit(g_jw, &gate), 0);
+    pthread_mutex_lock(&g_gate_mu);
+    while (g_gate_state != 1) /* the writer is parked: nothing commits now */
+        pthread_cond_wait(&g_gate_cv, &g_gate_mu);
+    pthread_mutex_unlock(&g_gate_mu);
+    waiter_t first, second;
+    submit(&first, "q1", "add", "10", NULL); /* queued behind the gate */
+    jw_req_t *fill = calloc(JW_QUEUE_MAX, sizeof *fill);
+    ck_assert_ptr_nonnull(fill);
+    size_t n = 0;
+    for (;; n++) {
+        ck_assert_uint_lt(n, JW_QUEUE_MAX);
+        fill[n] = (jw_req_t){.ent = {.shard = 1, .type = "p", .id = "fill"}, .done = noop_done};
+        int rc = jw_submit(g_jw, &fill[n]);
+        if (rc == SH_EFULL)
+            break;
+        ck_assert_int_eq(rc, 0);
+    }
+    submit(&second, "q1", "add", "100", NULL); /* refused by the writer: busy */
+    struct timespec ts = {0, 50 * 1000000};
+    nanosleep(&ts, NULL); /* room for a wrong early release to happen; none may */
+    pthread_mutex_lock(&g_mu);
+    ck_assert_int_eq(first.done, 0);
+    ck_assert_int_eq(second.done, 0); /* waits for the first, queued before it */
+    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_lock(&g_gate_mu);
+    g_gate_state = 2;
+    pthread_cond_broadcast(&g_gate_cv);
+    pthread_mutex_unlock(&g_gate_mu);
+    wait_done(&first);
+    wait_done(&second);
+    ck_assert_int_eq(first.status, 0);
+    ck_assert_str_eq(first.reply, "11");
+    ck_assert_int_eq(second.status, SH_EBUSY);
+    ck_assert_str_eq(call1("q1", "get", NULL, NULL).reply, "11"); /* reloaded: durable state */
+    rt_stop();
+    free(fill);
+    g_gate_state = 0;
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ent_jrnl");
@@ -377,6 +444,7 @@ int main(void)
     tcase_add_test(tc, failed_commit_reloads_durable_state);
     tcase_add_test(tc, idempotent_calls_run_once);
     tcase_add_test(tc, damaged_journal_refuses_calls);
+    tcase_add_test(tc, refused_submit_waits_for_earlier_commits);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
