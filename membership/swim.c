@@ -367,6 +367,7 @@ static void dispatch(swim_t *s, uint64_t now, const swim_msg_t *m,
      * causes is made before it is answered. */
     for (size_t i = 0; i < m->n_members; i++)
         swim_update_apply(s, now, &m->members[i], m->from_id, true);
+    swim_suspect_tell(s, now, m->from_id);
     bool vouch = swim_refute_answer(s, m, reply);
     switch (m->type) {
     case SWIM_MSG_PING: swim_on_ping(s, now, m, reply, vouch); break;

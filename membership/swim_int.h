@@ -46,6 +46,7 @@ typedef struct swim_member {
     uint32_t incarnation;
     uint64_t last_change_ms;
     uint64_t last_heard_ms; /* last message whose sender was this member */
+    uint64_t susp_told_ms;  /* we last sent it our suspicion directly (swim_suspect_tell) */
     int32_t set_pos;  /* index in alive_set (ALIVE) or dead_set (DEAD) */
     int32_t heap_pos; /* index in the suspicion heap (SUSPECT) */
     uint64_t susp_start_ms, susp_deadline_ms;
@@ -227,6 +228,10 @@ bool swim_refute_answer(swim_t *s, const swim_msg_t *m, const char *reply);
 /* A message from member `from` arrived directly: note it as evidence
  * that the member is alive (see "Direct evidence" in swim_suspect.c). */
 void swim_heard_note(swim_t *s, uint64_t t, swim_str_t from);
+/* A message from `from` arrived directly (its updates applied): if we
+ * still suspect it, send it our suspicion now, at most once per probe
+ * interval (see "Telling a suspect" in swim_suspect.c). */
+void swim_suspect_tell(swim_t *s, uint64_t t, swim_str_t from);
 /* True if slot sent us a message within the minimum suspicion timeout. */
 bool swim_heard_fresh(const swim_t *s, uint64_t t, uint32_t slot);
 /* Lifeguard local health: clamp to [0, awareness_max]. */

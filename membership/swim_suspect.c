@@ -96,9 +96,19 @@
  *
  * Our own timer, by contrast, is not stopped by contact: SWIM §4.2 lets
  * only a refutation clear a suspicion (ack_clears_hint in swim_probe.c);
- * a member that talks to us hears our suspicion in the buddy update of
- * our next PING and refutes, and one that can send but never receive (a
- * one-way cut) must still be declared.
+ * a member that talks to us hears our suspicion and refutes, and one that
+ * can send but never receive (a one-way cut) must still be declared.
+ *
+ * Telling a suspect.  The buddy update of our next PING to a suspect is
+ * not soon enough after a partition heals: the suspicion's gossip was
+ * retransmitted into the cut, local health stretches our periods, and the
+ * suspect's turn in our round robin can come after our timer (a long
+ * chaos run, seed 202, declared a healthy member dead 10 s after a heal
+ * that way).  So a direct message from a member we suspect - proof that
+ * it can reach us, so likely that we can reach it - is answered at once
+ * with a GOSSIP carrying our suspicion, at most once per probe interval
+ * per member.  A partition costs nothing (nothing arrives from across
+ * it); a member that is merely slow refutes a period or more earlier.
  */
 #include <math.h>
 #include <string.h>
@@ -284,6 +294,22 @@ void swim_heard_note(swim_t *s, uint64_t t, swim_str_t from)
         return; /* a stranger (its alive is in the updates), or ourselves */
     s->m[slot].heard = true;
     s->m[slot].last_heard_ms = t;
+}
+
+void swim_suspect_tell(swim_t *s, uint64_t t, swim_str_t from)
+{
+    int32_t slot = swim_table_find(s, from.p, from.len);
+    if (slot <= 0)
+        return;
+    swim_member_t *m = &s->m[slot];
+    if (m->state != SWIM_SUSPECT ||
+        (m->susp_told_ms && t - m->susp_told_ms < s->cfg.probe_interval_ms))
+        return;
+    m->susp_told_ms = t;
+    swim_update_t u;
+    swim_member_view_update(s, (uint32_t)slot, &u, true);
+    swim_msg_t msg = {.type = SWIM_MSG_GOSSIP, .gossip = &u, .n_gossip = 1};
+    swim_send(s, m->addr, &msg);
 }
 
 bool swim_heard_fresh(const swim_t *s, uint64_t t, uint32_t slot)
