@@ -182,10 +182,11 @@ def section(args, inv, pp1, pp64, act_null, act_counter, mem):
     return s
 
 
-def write_results(text):
+def write_results(text, heading="## Entities"):
+    """Write (or replace) the section `heading` of bench/RESULTS.md."""
     old = open(RESULTS).read() if os.path.exists(RESULTS) else "# Benchmark results\n"
     lines = old.splitlines(keepends=True)
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == "## Entities"), None)
+    start = next((i for i, ln in enumerate(lines) if ln.strip() == heading), None)
     if start is None:
         new = old.rstrip("\n") + "\n\n" + text
     else:

@@ -36,9 +36,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import shoal_harness as h  # noqa: E402
-from entities import run_json, write_results as _unused  # noqa: E402,F401
+from entities import run_json, write_results  # noqa: E402
 
-RESULTS = os.path.join(ROOT, "bench", "RESULTS.md")
 LOAD_AT_START = os.getloadavg()[0]
 
 
@@ -159,21 +158,6 @@ def section(args, jb, d1, d64, dn, hr):
     return s
 
 
-def write_section(text):
-    old = open(RESULTS).read() if os.path.exists(RESULTS) else "# Benchmark results\n"
-    lines = old.splitlines(keepends=True)
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == "## Persistence"), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
-                   len(lines))
-        new = "".join(lines[:start]) + text + ("\n" if end < len(lines) else "") + \
-            "".join(lines[end:])
-    with open(RESULTS, "w") as f:
-        f.write(new)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("build")
@@ -191,7 +175,7 @@ def main():
     text = section(args, jb, d1, d64, dn, hr)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_results(text, "## Persistence")
 
 
 if __name__ == "__main__":

@@ -211,23 +211,36 @@ static int print_doc(const ctl_opts_t *o, const json_t *doc, const char *what,
     return CTL_EXIT_OK;
 }
 
+/* GET path: CTL_EXIT_OK with *doc (a JSON answer with status 200, the
+ * caller's to decref), or the exit code after one line on stderr. */
+static int get_doc(const ctl_opts_t *o, const char *path, json_t **doc)
+{
+    int status = 0;
+    int ex = api_get(o, path, &status, doc);
+    if (ex != CTL_EXIT_OK)
+        return ex;
+    if (status != 200)
+        ex = api_error(o, status, *doc);
+    else if (!*doc) {
+        ctl_fail("%s answered with something that is not JSON", o->node);
+        ex = CTL_EXIT_FAIL;
+    }
+    if (ex != CTL_EXIT_OK) {
+        json_decref(*doc);
+        *doc = NULL;
+    }
+    return ex;
+}
+
 /* GET path and show it with `build`; errors as one line. */
 static int show(const ctl_opts_t *o, const char *path, const char *what,
                 int (*build)(const json_t *, ctl_table_t **, char *, size_t))
 {
-    int status = 0;
     json_t *doc;
-    int ex = api_get(o, path, &status, &doc);
+    int ex = get_doc(o, path, &doc);
     if (ex != CTL_EXIT_OK)
         return ex;
-    if (status != 200) {
-        ex = api_error(o, status, doc);
-    } else if (!doc) {
-        ctl_fail("%s answered with something that is not JSON", o->node);
-        ex = CTL_EXIT_FAIL;
-    } else {
-        ex = print_doc(o, doc, what, build);
-    }
+    ex = print_doc(o, doc, what, build);
     json_decref(doc);
     return ex;
 }
@@ -361,21 +374,13 @@ static int cmd_journal(const ctl_opts_t *o)
         ctl_fail("TYPE/ID too long");
         return CTL_EXIT_USAGE;
     }
-    int status = 0;
     json_t *doc;
-    int ex = api_get(o, path, &status, &doc);
+    int ex = get_doc(o, path, &doc);
     if (ex != CTL_EXIT_OK)
         return ex;
-    if (status != 200) {
-        ex = api_error(o, status, doc);
-    } else if (!doc) {
-        ctl_fail("%s answered with something that is not JSON", o->node);
-        ex = CTL_EXIT_FAIL;
-    } else {
-        ex = print_doc(o, doc, "journal", ctl_journal_table);
-        if (ex == CTL_EXIT_OK && !o->json && ctl_journal_more(doc, more, sizeof more))
-            puts(more);
-    }
+    ex = print_doc(o, doc, "journal", ctl_journal_table);
+    if (ex == CTL_EXIT_OK && !o->json && ctl_journal_more(doc, more, sizeof more))
+        puts(more);
     json_decref(doc);
     return ex;
 }

@@ -225,6 +225,28 @@ static int jrnl_idem_fill(const jrnl_rec_t *r, jrnl_idem_t *out)
     return 0;
 }
 
+/* Read the record `name` of entity e from db `db` (idem, rems) in a new
+ * read transaction.  0 with the transaction open (the caller ends it) and
+ * *kv / *v set; otherwise the code (SH_ENOT_FOUND if absent) and no
+ * transaction.  *k holds the key bytes kv points at. */
+static int jrnl_get_named(jrnl_t *j, enum jrnl_db db, const jrnl_ent_t *e, const char *name,
+                          const char *op, jrnl_key_t *k, MDB_txn **txn, MDB_val *kv, MDB_val *v)
+{
+    int rc = jrnl_key_ent(k, e);
+    if (rc == 0)
+        rc = jrnl_key_name(k, name);
+    if (rc == 0)
+        rc = jrnl_rd_begin(j, txn);
+    if (rc != 0)
+        return rc;
+    kv->mv_size = k->len;
+    kv->mv_data = k->b;
+    rc = jrnl_mdb_err(mdb_get(*txn, j->dbi[db], kv, v), op);
+    if (rc != 0)
+        jrnl_rd_end(j, *txn);
+    return rc;
+}
+
 int jrnl_idem_get(jrnl_t *j, const jrnl_ent_t *e, const char *key, uint64_t now_wall_ms,
                   jrnl_idem_t *out)
 {
@@ -236,18 +258,10 @@ int jrnl_idem_get(jrnl_t *j, const jrnl_ent_t *e, const char *key, uint64_t now_
     MDB_val kv, v;
 
     memset(out, 0, sizeof(*out));
-    int rc = jrnl_key_ent(&k, e);
-    if (rc == 0)
-        rc = jrnl_key_name(&k, key);
-    if (rc == 0)
-        rc = jrnl_rd_begin(j, &txn);
+    int rc = jrnl_get_named(j, JRNL_DB_IDEM, e, key, "idem_get", &k, &txn, &kv, &v);
     if (rc != 0)
         return rc;
-    kv.mv_size = k.len;
-    kv.mv_data = k.b;
-    rc = jrnl_mdb_err(mdb_get(txn, j->dbi[JRNL_DB_IDEM], &kv, &v), "idem_get");
-    if (rc == 0 &&
-        jrnl_rec_decode(JRNL_REC_IDEM, v.mv_data, v.mv_size, &r, &scratch, why, sizeof(why))) {
+    if (jrnl_rec_decode(JRNL_REC_IDEM, v.mv_data, v.mv_size, &r, &scratch, why, sizeof(why))) {
         SH_LOGE("jrnl_idem_corrupt", "type=%s id=%s key=%s err=\"%s\"", e->type, e->id, key, why);
         rc = SH_ECORRUPT;
     }
@@ -339,19 +353,10 @@ int jrnl_rem_get(jrnl_t *j, const jrnl_ent_t *e, const char *name, jrnl_rem_fn f
     jrnl_buf_t scratch = {0};
     MDB_txn *txn;
     MDB_val kv, v;
-    int rc = jrnl_key_ent(&k, e);
-
-    if (rc == 0)
-        rc = jrnl_key_name(&k, name);
-    if (rc == 0)
-        rc = jrnl_rd_begin(j, &txn);
+    int rc = jrnl_get_named(j, JRNL_DB_REMS, e, name, "rem_get", &k, &txn, &kv, &v);
     if (rc != 0)
         return rc;
-    kv.mv_size = k.len;
-    kv.mv_data = k.b;
-    rc = jrnl_mdb_err(mdb_get(txn, j->dbi[JRNL_DB_REMS], &kv, &v), "rem_get");
-    if (rc == 0)
-        rc = jrnl_rem_emit(&kv, &v, &scratch, fn, arg);
+    rc = jrnl_rem_emit(&kv, &v, &scratch, fn, arg);
     jrnl_rd_end(j, txn);
     jrnl_buf_fini(&scratch);
     return rc;
